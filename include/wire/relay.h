@@ -1,0 +1,44 @@
+/*
+ * libwire — relay: join two transports both ways, as a proxy does.
+ *
+ * wire_relay_new() makes two protocols, one for each connection.  What
+ * one side receives is written to the other.  Backpressure crosses: when
+ * a side's writing pauses, the other side's reading pauses until it
+ * resumes.  An EOF crosses as write_eof (or close, where the other side
+ * cannot half-close); the relay ends when both directions are done or
+ * either side fails, and the survivor is closed (flushed) or aborted.
+ * Bytes that arrive before both sides are connected wait.
+ */
+#ifndef WIRE_RELAY_H
+#define WIRE_RELAY_H
+
+#include <wire/protocol.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Called once, from the loop, when both sides are lost.  `err_a`/`err_b`
+ * are each side's connection_lost error (NULL when clean); `bytes_ab` and
+ * `bytes_ba` count what was relayed each way.
+ */
+typedef void (*wire_relay_done_cb)(void *arg, const struct wire_error *err_a,
+                                   const struct wire_error *err_b,
+                                   uint64_t bytes_ab, uint64_t bytes_ba);
+
+/**
+ * Make a relay.  `*a` and `*b` receive two protocols to start on the two
+ * connections (with wire_connect, a server factory, wire_mem_pair ...).
+ * Each protocol is owned by whatever transport it is given to; if one is
+ * never started, destroy it with wire_protocol_destroy() — the relay then
+ * closes the other side.  Returns 0 or WIRE_ENOMEM.
+ */
+WIRE_EXPORT int wire_relay_new(struct wire_protocol **a,
+                               struct wire_protocol **b,
+                               wire_relay_done_cb done, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WIRE_RELAY_H */

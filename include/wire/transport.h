@@ -1,0 +1,159 @@
+/*
+ * libwire — transports: how bytes move.
+ *
+ * What a protocol may call on the transport that feeds it.  Every call
+ * here is safe from inside any protocol callback, including calls that
+ * close or abort the transport; none of them calls connection_lost before
+ * returning (that is delivered on a later turn of the loop).
+ *
+ * Writing after close, abort or write_eof returns WIRE_ECLOSED: it never
+ * crashes and never raises SIGPIPE.
+ */
+#ifndef WIRE_TRANSPORT_H
+#define WIRE_TRANSPORT_H
+
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <wire/common.h>
+#include <wire/protocol.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct wire_transport;
+struct wire_loop;
+
+/** Called when the transport no longer needs bytes given to
+ *  wire_transport_write_ref(). */
+typedef void (*wire_free_cb)(void *arg, const void *data, size_t len);
+
+/**
+ * Queue `len` bytes.  When nothing is queued and the handle is writable
+ * the bytes are written through at once; what is left is copied.
+ * Returns 0, WIRE_ECLOSED after close/abort/write_eof or once the
+ * connection is lost, or WIRE_ENOMEM.  A failure of the connection while
+ * writing is not returned here: it is reported once, to connection_lost.
+ */
+WIRE_EXPORT int wire_transport_write(struct wire_transport *t,
+                                     const void *data, size_t len);
+
+/**
+ * Gathered write: the same as writing each buffer in order, but in one
+ * writev() when the handle is writable.  Same returns as
+ * wire_transport_write().
+ */
+WIRE_EXPORT int wire_transport_write_sequence(struct wire_transport *t,
+                                              const struct iovec *iov,
+                                              int iovcnt);
+
+/**
+ * Zero-copy write: the transport keeps a reference to `data` instead of
+ * copying it, and calls `free_cb(arg, data, len)` once it no longer needs
+ * it (written, or dropped by abort/connection loss).  `free_cb` may be
+ * called before this function returns, when the bytes were written
+ * through.  On an error return `free_cb` is never called and `data` stays
+ * the caller's.
+ */
+WIRE_EXPORT int wire_transport_write_ref(struct wire_transport *t,
+                                         const void *data, size_t len,
+                                         wire_free_cb free_cb, void *arg);
+
+/** Stop delivering data_received/eof_received until resumed.  Idempotent.
+ *  Returns 0 or WIRE_ECLOSED. */
+WIRE_EXPORT int wire_transport_pause_reading(struct wire_transport *t);
+/** Resume delivering data.  Idempotent. */
+WIRE_EXPORT int wire_transport_resume_reading(struct wire_transport *t);
+/** True unless reading is paused (by pause_reading or pause) or closed. */
+WIRE_EXPORT bool wire_transport_is_reading(const struct wire_transport *t);
+
+/**
+ * PEP 3153 pause: hold both directions.  Reading stops and writes are
+ * kept in the buffer (nothing is sent) until wire_transport_resume(),
+ * which flushes them.  close() flushes even while paused.
+ */
+WIRE_EXPORT int wire_transport_pause(struct wire_transport *t);
+WIRE_EXPORT int wire_transport_resume(struct wire_transport *t);
+
+/**
+ * Half-close: flush what is queued, then shut the write side.  Further
+ * writes return WIRE_ECLOSED; reading goes on.  Returns WIRE_ENOTSUP when
+ * the transport cannot half-close (see wire_transport_can_write_eof).
+ */
+WIRE_EXPORT int wire_transport_write_eof(struct wire_transport *t);
+WIRE_EXPORT bool wire_transport_can_write_eof(const struct wire_transport *t);
+
+/**
+ * Close gracefully: stop reading, flush what is queued, then close.
+ * connection_lost(NULL) follows on a later turn of the loop.  Idempotent.
+ */
+WIRE_EXPORT void wire_transport_close(struct wire_transport *t);
+
+/**
+ * Close now: drop what is queued (calling write_ref free callbacks),
+ * reset the connection where the transport can (TCP: RST), and deliver
+ * connection_lost with WIRE_EABORTED on a later turn.  Idempotent; after a
+ * close() it cuts the flush short.
+ */
+WIRE_EXPORT void wire_transport_abort(struct wire_transport *t);
+
+/** True once close, abort, or the loss of the connection began. */
+WIRE_EXPORT bool wire_transport_is_closing(const struct wire_transport *t);
+
+/**
+ * Flow control: the protocol's pause_writing fires when the buffered
+ * bytes rise above `high`, resume_writing when they fall to `low` or
+ * below.  `high` 0 means the default (64 KiB); `low` is clamped to `high`;
+ * `low` == SIZE_MAX means high/4.  Returns 0 or WIRE_EINVAL.
+ */
+WIRE_EXPORT int wire_transport_set_write_buffer_limits(struct wire_transport *t,
+                                                       size_t high, size_t low);
+WIRE_EXPORT void wire_transport_get_write_buffer_limits(const struct wire_transport *t,
+                                                        size_t *high,
+                                                        size_t *low);
+/** Bytes queued and not yet handed to the handle (or the layer below). */
+WIRE_EXPORT size_t wire_transport_get_write_buffer_size(const struct wire_transport *t);
+
+/** Keys for wire_transport_get_info(). */
+enum wire_info {
+    /** char[]: the transport's name ("tcp", "unix", "mem", "tls", ...) */
+    WIRE_INFO_NAME = 1,
+    /** char[]: the peer as an endpoint string ("tcp://127.0.0.1:5000") */
+    WIRE_INFO_PEER = 2,
+    /** char[]: the local side as an endpoint string */
+    WIRE_INFO_LOCAL = 3,
+    /** struct sockaddr_storage: the peer's socket address */
+    WIRE_INFO_PEER_SOCKADDR = 4,
+    /** struct sockaddr_storage: the local socket address */
+    WIRE_INFO_LOCAL_SOCKADDR = 5,
+    /** int: the file descriptor */
+    WIRE_INFO_FD = 6,
+    /** Keys from 100 on are reserved for layers (TLS, HTTP, ...). */
+    WIRE_INFO_LAYER_BASE = 100
+};
+
+/**
+ * Ask the transport (or, through layers, the transports below it) for
+ * information.  Writes into `out` (`len` bytes); strings are
+ * NUL-terminated and truncated to fit.  Returns the size of the value
+ * (for strings, its length without the NUL), WIRE_ENOTSUP when no
+ * transport in the stack knows `key`, or another negative code.
+ */
+WIRE_EXPORT int wire_transport_get_info(struct wire_transport *t, int key,
+                                        void *out, size_t len);
+
+/** Keep `t` valid past connection_lost: every ref needs an unref. */
+WIRE_EXPORT struct wire_transport *wire_transport_ref(struct wire_transport *t);
+WIRE_EXPORT void wire_transport_unref(struct wire_transport *t);
+
+/** The loop the transport runs on (NULL for the string transport). */
+WIRE_EXPORT struct wire_loop *wire_transport_loop(const struct wire_transport *t);
+/** The protocol the transport feeds (NULL once it was destroyed). */
+WIRE_EXPORT struct wire_protocol *wire_transport_protocol(const struct wire_transport *t);
+/** The transport's name, as WIRE_INFO_NAME. */
+WIRE_EXPORT const char *wire_transport_name(const struct wire_transport *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WIRE_TRANSPORT_H */

@@ -1,0 +1,20 @@
+/*
+ * libwire — everything a program needs, in one include.
+ *
+ * The libevent bridge (<wire/loop_event.h>) and the implementor's header
+ * (<wire/transport_impl.h>) are left out on purpose: include them when
+ * you need them.
+ */
+#ifndef WIRE_WIRE_H
+#define WIRE_WIRE_H
+
+#include <wire/common.h>
+#include <wire/loop.h>
+#include <wire/protocol.h>
+#include <wire/transport.h>
+#include <wire/endpoint.h>
+#include <wire/mem.h>
+#include <wire/string_transport.h>
+#include <wire/relay.h>
+
+#endif /* WIRE_WIRE_H */

@@ -1,0 +1,97 @@
+/*
+ * Private to libwire's core and its transports: state flags of the
+ * transport base, loop internals and the contract checker.  Never
+ * installed.  Protocols must not include it (see the arrows in DESIGN.md).
+ */
+#ifndef WIRE_INTERNAL_H
+#define WIRE_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <wire/common.h>
+#include <wire/loop.h>
+#include <wire/loop_event.h>
+#include <wire/transport_impl.h>
+
+#include <stddef.h>
+
+#define WIRE_UNUSED(x) ((void)(x))
+
+#define wire_container_of(ptr, type, member)                                  \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- transport state (struct wire_transport.flags) ---- */
+#define WIRE_T_STARTED      (1u << 0)  /* connection_made delivered */
+#define WIRE_T_READ_PAUSED  (1u << 1)  /* pause_reading by the protocol */
+#define WIRE_T_PAUSED_ALL   (1u << 2)  /* PEP pause: both directions */
+#define WIRE_T_READING      (1u << 3)  /* ops->read_start is in effect */
+#define WIRE_T_EOF_RECEIVED (1u << 4)
+#define WIRE_T_EOF_PENDING  (1u << 5)  /* write_eof waits for the flush */
+#define WIRE_T_WRITE_SHUT   (1u << 6)
+#define WIRE_T_CLOSING      (1u << 7)  /* close(): flushing, then close */
+#define WIRE_T_HANDLE_CLOSED (1u << 8) /* ops->close called */
+#define WIRE_T_LOST         (1u << 9)  /* loss began; lost is scheduled */
+#define WIRE_T_LOST_DONE    (1u << 10) /* connection_lost delivered */
+#define WIRE_T_PROTO_PAUSED (1u << 11) /* pause_writing delivered */
+#define WIRE_T_WANT_WRITE   (1u << 12) /* ops->want_write(true) in effect */
+#define WIRE_T_ABORTED      (1u << 13)
+#define WIRE_T_FLUSHING     (1u << 14) /* inside the flush loop */
+#define WIRE_T_KEEP_OPEN    (1u << 15) /* eof_received returned true */
+
+/* ---- errors ---- */
+struct wire_error *wire__error_new(int code, const char *fmt, va_list ap);
+struct wire_error *wire__error_dup(const struct wire_error *src);
+void wire__error_free(struct wire_error *e);
+
+/* ---- loop internals ---- */
+struct event_base;
+struct evdns_base;
+/* Queue `node` to run on a later turn (intrusive; no allocation).  A node
+ * already queued stays where it is. */
+void wire__loop_soon(struct wire_loop *loop, struct wire_soon *node);
+/* The loop's shared receive buffer (data valid only during a callback). */
+void *wire__loop_scratch(struct wire_loop *loop, size_t *len);
+/* The loop's DNS resolver, created on first use (NULL on failure). */
+struct evdns_base *wire__loop_dns(struct wire_loop *loop);
+/* A slot for a transport's per-loop registry (mem: names), with a
+ * destructor run when the loop is freed. */
+void **wire__loop_slot(struct wire_loop *loop, int which,
+                       void (*dtor)(void *));
+#define WIRE__SLOT_MEM 0
+#define WIRE__SLOT_COUNT 2
+
+/* ---- contract checker ---- */
+#define WIRE_C_MADE      (1u << 0)
+#define WIRE_C_LOST      (1u << 1)
+#define WIRE_C_EOF       (1u << 2)
+#define WIRE_C_PAUSED_W  (1u << 3)
+#define WIRE_C_IN_CB     (1u << 4)
+#define WIRE_C_DESTROYED (1u << 5)
+
+/* Dispatch helpers: the only code that calls a protocol's ops.  Each takes
+ * a reference on the transport around the call and checks the contract. */
+void wire__proto_made(struct wire_transport *t);
+void wire__proto_data(struct wire_transport *t, const void *data, size_t len);
+void *wire__proto_get_buffer(struct wire_transport *t, size_t hint,
+                             size_t *len);
+void wire__proto_buffer_updated(struct wire_transport *t, size_t n);
+bool wire__proto_eof(struct wire_transport *t);
+void wire__proto_lost(struct wire_transport *t, const struct wire_error *err);
+void wire__proto_pause_writing(struct wire_transport *t);
+void wire__proto_resume_writing(struct wire_transport *t);
+void wire__proto_destroy(struct wire_protocol *p);
+
+/* A contract violation is a bug in a transport or in libwire: say what
+ * happened and abort, so it cannot go unnoticed in any test. */
+void wire__contract_violation(const struct wire_protocol *p, const char *what)
+    __attribute__((noreturn));
+
+/* ---- servers ---- */
+void wire__server_connection_lost(struct wire_transport *t);
+
+/* ---- transports ---- */
+bool wire__transport_wants_input(const struct wire_transport *t);
+
+#endif /* WIRE_INTERNAL_H */

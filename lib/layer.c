@@ -1,0 +1,440 @@
+/*
+ * The layer helper: a protocol to the transport below and a transport to
+ * the protocol above, so a layer (chunk framing, TLS, HTTP bodies, trace,
+ * fault) writes only its translation.
+ *
+ * The upper transport (`above`) is an ordinary transport base: its output
+ * queue, watermarks and state machine are the core's.  Its "handle" is the
+ * transport below: writing hands bytes to the layer's send hook, which
+ * writes them below; when the transport below pauses writing, the
+ * handle "would block", so bytes queue above and the protocol above gets
+ * pause_writing from its own watermarks.  Reading pauses cross downwards
+ * (pause_reading below).  Bytes a layer produces after the protocol above
+ * paused are held, message by message, and delivered in order on resume.
+ *
+ * Ownership: the transport below owns `below` (and destroys it after its
+ * connection_lost); `above` owns the protocol above.  The layer's memory
+ * is counted on `above`: one reference from the core (dropped after the
+ * above's connection_lost) and one while `below` is alive.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define L_STARTED        (1u << 0) /* above started */
+#define L_LOWER_PAUSED_W (1u << 1) /* the transport below paused writing */
+#define L_BELOW_GONE     (1u << 2) /* below destroyed */
+#define L_FAILED         (1u << 3) /* wire_layer_fail: abort below */
+
+struct held_msg {
+    struct held_msg *next;
+    size_t len;
+    char data[];
+};
+
+struct wire__held {
+    struct held_msg *head, *tail;
+    bool eof;
+    struct wire_soon node;
+    struct wire_layer *layer;
+};
+
+static struct wire_layer *
+layer_of(struct wire_transport *t)
+{
+    return wire_container_of(t, struct wire_layer, above);
+}
+
+struct wire_layer *
+wire_layer_from_protocol(struct wire_protocol *p)
+{
+    return wire_container_of(p, struct wire_layer, below);
+}
+
+static bool
+held_empty(const struct wire_layer *l)
+{
+    return l->held == NULL || (l->held->head == NULL && !l->held->eof);
+}
+
+static void held_run(struct wire_soon *node);
+
+static struct wire__held *
+held_get(struct wire_layer *l)
+{
+    if (l->held == NULL) {
+        l->held = calloc(1, sizeof(*l->held));
+        if (l->held != NULL) {
+            l->held->node.fn = held_run;
+            l->held->layer = l;
+        }
+    }
+    return l->held;
+}
+
+static void
+held_schedule(struct wire_layer *l)
+{
+    if (l->held == NULL || l->held->node.queued || held_empty(l))
+        return;
+    wire_transport_ref(&l->above); /* released by held_run */
+    wire_impl_defer(&l->above, &l->held->node);
+}
+
+/* Deliver held input while the protocol above wants it. */
+static void
+held_run(struct wire_soon *node)
+{
+    struct wire__held *h = wire_container_of(node, struct wire__held, node);
+    struct wire_layer *l = h->layer;
+    struct wire_transport *above = &l->above;
+    while (h->head != NULL && wire__transport_wants_input(above)) {
+        struct held_msg *m = h->head;
+        h->head = m->next;
+        if (h->head == NULL)
+            h->tail = NULL;
+        wire_impl_data(above, m->data, m->len);
+        free(m);
+    }
+    if (h->head == NULL && h->eof && wire__transport_wants_input(above)) {
+        h->eof = false;
+        wire_impl_eof(above);
+    }
+    /* Anything left waits for the next resume (read_start). */
+    wire_transport_unref(above);
+}
+
+/* ---- the upper transport's hooks ---- */
+
+void
+wire_layer_hook_read_start(struct wire_transport *t)
+{
+    struct wire_layer *l = layer_of(t);
+    if (!held_empty(l))
+        held_schedule(l);
+    if (l->lower != NULL)
+        wire_transport_resume_reading(l->lower);
+}
+
+void
+wire_layer_hook_read_stop(struct wire_transport *t)
+{
+    struct wire_layer *l = layer_of(t);
+    if (l->lower != NULL)
+        wire_transport_pause_reading(l->lower);
+}
+
+ssize_t
+wire_layer_hook_write(struct wire_transport *t, const struct iovec *iov,
+                      int iovcnt)
+{
+    struct wire_layer *l = layer_of(t);
+    if (l->lower == NULL)
+        return -EPIPE;
+    if (l->lflags & L_LOWER_PAUSED_W)
+        return 0;
+    if (l->lops->send != NULL)
+        return l->lops->send(l, iov, iovcnt);
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    int rc = wire_layer_send(l, iov, iovcnt);
+    return rc < 0 ? rc : (ssize_t)total;
+}
+
+static void
+write_run(struct wire_soon *node)
+{
+    struct wire_layer *l = wire_container_of(node, struct wire_layer, write_node);
+    if ((l->above.flags & WIRE_T_WANT_WRITE) && !(l->lflags & L_LOWER_PAUSED_W))
+        wire_impl_writable(&l->above);
+    wire_transport_unref(&l->above);
+}
+
+void
+wire_layer_hook_want_write(struct wire_transport *t, bool on)
+{
+    struct wire_layer *l = layer_of(t);
+    /* While the transport below takes bytes, a layer that consumed only
+     * part of a write is retried on the next turn; otherwise below's
+     * resume_writing wakes us. */
+    if (on && !(l->lflags & L_LOWER_PAUSED_W) && !l->write_node.queued) {
+        wire_transport_ref(t);
+        wire_impl_defer(t, &l->write_node);
+    }
+}
+
+int
+wire_layer_hook_shutdown_write(struct wire_transport *t)
+{
+    struct wire_layer *l = layer_of(t);
+    if (l->lops->send_eof != NULL)
+        return l->lops->send_eof(l);
+    if (l->lower == NULL)
+        return WIRE_ECLOSED;
+    return wire_transport_write_eof(l->lower);
+}
+
+void
+wire_layer_hook_close(struct wire_transport *t, bool abort)
+{
+    struct wire_layer *l = layer_of(t);
+    if (l->lflags & L_FAILED)
+        abort = true;
+    if (l->lops->close != NULL) {
+        l->lops->close(l, abort);
+        return;
+    }
+    if (l->lower == NULL)
+        return;
+    if (abort)
+        wire_transport_abort(l->lower);
+    else
+        wire_transport_close(l->lower);
+}
+
+int
+wire_layer_hook_get_info(struct wire_transport *t, int key, void *out,
+                         size_t len)
+{
+    struct wire_layer *l = layer_of(t);
+    if (l->lops->get_info != NULL)
+        return l->lops->get_info(l, key, out, len);
+    return WIRE_ENOTSUP; /* the core forwards to `lower` */
+}
+
+void
+wire_layer_hook_free(struct wire_transport *t)
+{
+    struct wire_layer *l = layer_of(t);
+    if (l->held != NULL) {
+        struct held_msg *m = l->held->head;
+        while (m != NULL) {
+            struct held_msg *next = m->next;
+            free(m);
+            m = next;
+        }
+        free(l->held);
+        l->held = NULL;
+    }
+    if (l->upper != NULL) {
+        wire_protocol_destroy(l->upper);
+        l->upper = NULL;
+    }
+    l->lops->destroy(l);
+}
+
+/* ---- the protocol the transport below feeds ---- */
+
+static void
+below_made(struct wire_protocol *p, struct wire_transport *t)
+{
+    struct wire_layer *l = wire_layer_from_protocol(p);
+    l->lower = t;
+    l->above.lower = t;
+    l->above.loop = t->loop;
+    if (l->lops->made != NULL)
+        l->lops->made(l);
+    else
+        wire_layer_start(l);
+}
+
+static void
+below_data(struct wire_protocol *p, const void *data, size_t len)
+{
+    struct wire_layer *l = wire_layer_from_protocol(p);
+    if (l->lops->recv == NULL) {
+        wire_layer_deliver(l, data, len);
+        return;
+    }
+    int rc = l->lops->recv(l, data, len);
+    if (rc < 0 && !(l->above.flags & WIRE_T_LOST))
+        wire_layer_fail(l, rc, "%s: %s", l->lops->transport.name,
+                        wire_strerror(rc));
+}
+
+static bool
+below_eof(struct wire_protocol *p)
+{
+    struct wire_layer *l = wire_layer_from_protocol(p);
+    if (l->lops->recv_eof != NULL) {
+        int rc = l->lops->recv_eof(l);
+        if (rc < 0 && !(l->above.flags & WIRE_T_LOST))
+            wire_layer_fail(l, rc, "%s: %s at end of input",
+                            l->lops->transport.name, wire_strerror(rc));
+    } else {
+        wire_layer_deliver_eof(l);
+    }
+    /* Keep the transport below open: the protocol above decides when the
+     * stack closes, through its own close/abort. */
+    return true;
+}
+
+static void
+below_lost(struct wire_protocol *p, const struct wire_error *err)
+{
+    struct wire_layer *l = wire_layer_from_protocol(p);
+    l->lower = NULL;
+    l->above.lower = NULL;
+    if (l->lflags & L_STARTED) {
+        wire_impl_lost(&l->above, err);
+    } else if (err != NULL && err->code != 0) {
+        /* The stack never came up, so the protocol above has no
+         * connection_lost to receive this; the loop's log gets it. */
+        if (l->above.loop != NULL)
+            wire_loop_log(l->above.loop, WIRE_LOG_WARN,
+                          "%s: connection lost before the layer started: %s",
+                          l->lops->transport.name, err->message);
+    }
+}
+
+static void
+below_pause_writing(struct wire_protocol *p)
+{
+    struct wire_layer *l = wire_layer_from_protocol(p);
+    l->lflags |= L_LOWER_PAUSED_W;
+}
+
+static void
+below_resume_writing(struct wire_protocol *p)
+{
+    struct wire_layer *l = wire_layer_from_protocol(p);
+    l->lflags &= ~L_LOWER_PAUSED_W;
+    if (l->above.flags & WIRE_T_WANT_WRITE)
+        wire_impl_writable(&l->above);
+}
+
+static void
+below_destroy(struct wire_protocol *p)
+{
+    struct wire_layer *l = wire_layer_from_protocol(p);
+    l->lflags |= L_BELOW_GONE;
+    l->lower = NULL;
+    l->above.lower = NULL;
+    if (!(l->lflags & L_STARTED)) {
+        /* Never started: `above` will have no connection_lost to drop the
+         * core's reference, so drop it here (the upper protocol is
+         * destroyed by hook_free). */
+        wire_impl_discard(&l->above);
+    }
+    wire_transport_unref(&l->above);
+}
+
+static const struct wire_protocol_ops below_ops = {
+    .connection_made = below_made,
+    .data_received = below_data,
+    .eof_received = below_eof,
+    .connection_lost = below_lost,
+    .pause_writing = below_pause_writing,
+    .resume_writing = below_resume_writing,
+    .destroy = below_destroy,
+};
+
+/* ---- the layer's calls ---- */
+
+struct wire_protocol *
+wire_layer_init(struct wire_layer *l, const struct wire_layer_ops *lops,
+                struct wire_protocol *upper)
+{
+    memset(l, 0, sizeof(*l));
+    wire_protocol_init(&l->below, &below_ops);
+    wire_impl_init(&l->above, &lops->transport, NULL);
+    wire_transport_ref(&l->above); /* held by `below` until destroyed */
+    l->lops = lops;
+    l->upper = upper;
+    l->write_node.fn = write_run;
+    return &l->below;
+}
+
+void
+wire_layer_start(struct wire_layer *l)
+{
+    if (l->lflags & L_STARTED || l->upper == NULL)
+        return;
+    l->lflags |= L_STARTED;
+    struct wire_protocol *upper = l->upper;
+    l->upper = NULL;
+    wire_impl_start(&l->above, upper);
+}
+
+int
+wire_layer_deliver(struct wire_layer *l, const void *data, size_t len)
+{
+    struct wire_transport *above = &l->above;
+    if (!(l->lflags & L_STARTED) ||
+        (above->flags & (WIRE_T_LOST | WIRE_T_CLOSING | WIRE_T_EOF_RECEIVED)))
+        return WIRE_ECLOSED; /* nobody above wants it any more */
+    if (held_empty(l) && wire__transport_wants_input(above)) {
+        wire_impl_data(above, data, len);
+        return 0;
+    }
+    /* The protocol above paused: hold this message for its resume. */
+    struct wire__held *h = held_get(l);
+    struct held_msg *m = malloc(sizeof(*m) + len);
+    if (h == NULL || m == NULL) {
+        free(m);
+        wire_layer_fail(l, WIRE_ENOMEM, "%s: out of memory holding input",
+                        l->lops->transport.name);
+        return WIRE_ENOMEM;
+    }
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->data, data, len);
+    if (h->tail != NULL)
+        h->tail->next = m;
+    else
+        h->head = m;
+    h->tail = m;
+    if (wire__transport_wants_input(above))
+        held_schedule(l);
+    return 0;
+}
+
+void
+wire_layer_deliver_eof(struct wire_layer *l)
+{
+    struct wire_transport *above = &l->above;
+    if (!(l->lflags & L_STARTED) || (above->flags & WIRE_T_LOST))
+        return;
+    if (held_empty(l) && wire__transport_wants_input(above)) {
+        wire_impl_eof(above);
+        return;
+    }
+    struct wire__held *h = held_get(l);
+    if (h == NULL) {
+        wire_impl_eof(above);
+        return;
+    }
+    h->eof = true;
+    if (wire__transport_wants_input(above))
+        held_schedule(l);
+}
+
+int
+wire_layer_send(struct wire_layer *l, const struct iovec *iov, int iovcnt)
+{
+    if (l->lower == NULL)
+        return WIRE_ECLOSED;
+    return wire_transport_write_sequence(l->lower, iov, iovcnt);
+}
+
+void
+wire_layer_fail(struct wire_layer *l, int code, const char *fmt, ...)
+{
+    l->lflags |= L_FAILED;
+    va_list ap;
+    va_start(ap, fmt);
+    struct wire_error *e = wire__error_new(code, fmt, ap);
+    va_end(ap);
+    if (l->lflags & L_STARTED) {
+        wire_impl_lost(&l->above, e);
+    } else {
+        if (l->above.loop != NULL && e != NULL)
+            wire_loop_log(l->above.loop, WIRE_LOG_WARN, "%s", e->message);
+        if (l->lower != NULL)
+            wire_transport_abort(l->lower);
+    }
+    wire__error_free(e);
+}
