@@ -87,13 +87,10 @@ loop_alloc(struct event_base *base, bool owns)
 struct wire_loop *
 wire_loop_new(void)
 {
-    struct event_config *cfg = event_config_new();
-    if (cfg == NULL)
-        return NULL;
-    /* A monotonic clock without the per-iteration gettimeofday fallback. */
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    struct event_base *base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
+    /* Default configuration on purpose: EVENT_BASE_FLAG_PRECISE_TIMER
+     * makes the epoll backend re-arm a timerfd on every iteration, one
+     * extra syscall per wakeup (measured in the bulk benchmark). */
+    struct event_base *base = event_base_new();
     if (base == NULL)
         return NULL;
     struct wire_loop *loop = loop_alloc(base, true);

@@ -1,0 +1,103 @@
+/*
+ * wire_echo: libwire's side of the ping-pong and idle-memory benchmarks.
+ * The same contract as peer_echo_epoll: listens on an ephemeral loopback
+ * port, prints "port N", echoes every byte (TCP_NODELAY is libwire's
+ * default), raises RLIMIT_NOFILE to the hard limit, and exits 0 on SIGTERM
+ * or SIGINT.  The echo protocol is eight lines: write back what arrives.
+ *
+ * Usage: wire_echo
+ */
+#include <wire/wire.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+struct echo {
+    struct wire_protocol base;
+};
+
+static void
+e_data(struct wire_protocol *p, const void *data, size_t len)
+{
+    wire_transport_write(p->transport, data, len);
+}
+
+static void
+e_destroy(struct wire_protocol *p)
+{
+    free(p);
+}
+
+static const struct wire_protocol_ops echo_ops = {
+    .data_received = e_data,
+    .destroy = e_destroy,
+};
+
+static struct wire_protocol *
+echo_new(void *arg)
+{
+    (void)arg;
+    struct echo *e = malloc(sizeof(*e));
+    if (e != NULL)
+        wire_protocol_init(&e->base, &echo_ops);
+    return e != NULL ? &e->base : NULL;
+}
+
+static volatile sig_atomic_t stop;
+static struct wire_loop *loop;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void
+poll_stop(void *arg)
+{
+    (void)arg;
+    if (stop)
+        wire_loop_stop(loop);
+}
+
+int
+main(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    loop = wire_loop_new();
+    struct wire_server *server = NULL;
+    struct wire_error err = {0};
+    if (loop == NULL ||
+        wire_listen(loop, "tcp://127.0.0.1:0?backlog=4096", echo_new, NULL, NULL,
+                    &server, &err) < 0) {
+        fprintf(stderr, "wire_echo: %s\n", err.message ? err.message : "loop");
+        return 1;
+    }
+    struct wire_timer *tm = wire_timer_new(loop, poll_stop, NULL);
+    wire_timer_start(tm, 100, 100);
+    const char *addr = wire_server_address(server);
+    printf("port %s\n", strrchr(addr, ':') + 1);
+    fflush(stdout);
+    wire_loop_run(loop);
+    wire_timer_free(tm);
+    wire_server_free(server);
+    /* Let the aborted connections deliver connection_lost. */
+    while (wire_loop_run_once(loop, false) == 0)
+        ;
+    wire_loop_free(loop);
+    return 0;
+}
