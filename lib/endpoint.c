@@ -56,10 +56,13 @@ wire_endpoint_scheme(const char *str, char *buf, size_t len,
 {
     if (str == NULL)
         return wire_error_set(err, WIRE_EENDPOINT, "no endpoint given");
+    /* RFC 3986: a scheme starts with a letter, so "127.0.0.1:80" is "no
+     * scheme", not an unknown scheme named "127.0.0.1". */
     size_t i = 0;
-    while (isalnum((unsigned char)str[i]) || str[i] == '+' || str[i] == '-' ||
-           str[i] == '.')
-        i++;
+    if (isalpha((unsigned char)str[0]))
+        while (isalnum((unsigned char)str[i]) || str[i] == '+' ||
+               str[i] == '-' || str[i] == '.')
+            i++;
     if (i == 0 || str[i] != ':')
         return wire_error_set(err, WIRE_EENDPOINT,
                               "endpoint '%s' has no scheme (expected e.g. "
@@ -275,7 +278,7 @@ wire_endpoint_param_u64(const struct wire_endpoint *ep, const char *key,
     char *end = NULL;
     errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
-    if (v[0] == '\0' || v[0] == '-' || *end != '\0' || errno != 0 || n < min ||
+    if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno != 0 || n < min ||
         n > max)
         return wire_error_set(err, WIRE_EENDPOINT,
                               "endpoint parameter %s=%s: expected a number "

@@ -26,9 +26,14 @@ wire_strerror(int code)
         break;
     }
     if (code < 0 && code > -4096) {
-        /* strerror() returns a static table entry for valid errnos on
-         * glibc; strerrordesc_np would be cleaner but is GNU-only. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+        /* strerror() formats unknown codes ("Unknown error 4000") into a
+         * buffer the next call overwrites; strerrordesc_np returns static
+         * text, or NULL for a code that names no errno. */
+        const char *s = strerrordesc_np(-code);
+#else
         const char *s = strerror(-code);
+#endif
         if (s != NULL)
             return s;
     }
@@ -62,10 +67,14 @@ wire_error_setv(struct wire_error *err, int code, const char *fmt, va_list ap)
 {
     if (err == NULL)
         return code;
+    /* Format before releasing the old message: the arguments may point
+     * into it (wrapping an error with context, or copying onto itself). */
+    char *msg = NULL;
+    if (fmt == NULL || vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     wire_error_clear(err);
     err->code = code;
-    char *msg = NULL;
-    if (fmt != NULL && vasprintf(&msg, fmt, ap) >= 0) {
+    if (msg != NULL) {
         err->owned__ = msg;
         err->message = msg;
     } else {

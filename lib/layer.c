@@ -209,6 +209,11 @@ void
 wire_layer_hook_free(struct wire_transport *t)
 {
     struct wire_layer *l = layer_of(t);
+    if (l->above.lower != NULL) {
+        struct wire_transport *lower = l->above.lower;
+        l->above.lower = NULL;
+        wire_transport_unref(lower);
+    }
     if (l->held != NULL) {
         struct held_msg *m = l->held->head;
         while (m != NULL) {
@@ -233,7 +238,11 @@ below_made(struct wire_protocol *p, struct wire_transport *t)
 {
     struct wire_layer *l = wire_layer_from_protocol(p);
     l->lower = t;
-    l->above.lower = t;
+    /* A counted reference, released when the layer is freed: `above`
+     * forwards get_info and, in a stack without a loop, defers its work
+     * (connection_lost included) through the transport below, also after
+     * that transport was lost. */
+    l->above.lower = wire_transport_ref(t);
     l->above.loop = t->loop;
     if (l->lops->made != NULL)
         l->lops->made(l);
@@ -277,7 +286,6 @@ below_lost(struct wire_protocol *p, const struct wire_error *err)
 {
     struct wire_layer *l = wire_layer_from_protocol(p);
     l->lower = NULL;
-    l->above.lower = NULL;
     if (l->lflags & L_STARTED) {
         wire_impl_lost(&l->above, err);
     } else if (err != NULL && err->code != 0) {
@@ -312,7 +320,6 @@ below_destroy(struct wire_protocol *p)
     struct wire_layer *l = wire_layer_from_protocol(p);
     l->lflags |= L_BELOW_GONE;
     l->lower = NULL;
-    l->above.lower = NULL;
     if (!(l->lflags & L_STARTED)) {
         /* Never started: `above` will have no connection_lost to drop the
          * core's reference, so drop it here (the upper protocol is

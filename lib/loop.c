@@ -64,6 +64,7 @@ struct wire_loop {
 };
 
 static void soon_run(evutil_socket_t fd, short what, void *arg);
+static void call_fn(struct wire_soon *node);
 
 static struct wire_loop *
 loop_alloc(struct event_base *base, bool owns)
@@ -128,6 +129,8 @@ wire_loop_free(struct wire_loop *loop)
         struct wire_soon *next = n->next;
         n->queued = false;
         n->next = NULL;
+        if (n->fn == call_fn) /* ours: a wire_loop_call_soon entry */
+            free(wire_container_of(n, struct wire__call, node));
         n = next;
     }
     struct wire__tcall *tc = loop->thead;

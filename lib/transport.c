@@ -443,7 +443,9 @@ flush(struct wire_transport *t)
         if (out_len(t) == 0) {
             set_want_write(t, false);
             check_low(t);
-            if (!(t->flags & WIRE_T_LOST))
+            /* resume_writing may have queued more (and then asked for
+             * write_eof or close): those wait for the new bytes. */
+            if (!(t->flags & WIRE_T_LOST) && out_len(t) == 0)
                 after_drain(t);
         } else {
             set_want_write(t, true);

@@ -145,7 +145,11 @@ try_next(struct wire__connector *c)
             conn_succeed(c);
             return;
         }
-        if (errno == EINPROGRESS || errno == EAGAIN) {
+        /* Only EINPROGRESS leaves a connect pending.  EAGAIN (a Unix
+         * listener's full backlog, no free local port) means the socket
+         * is not connecting at all: it would turn writable with no error
+         * and pass for a connection. */
+        if (errno == EINPROGRESS) {
             c->fd = fd;
             c->ev = event_new(wire_loop_event_base(c->loop), fd, EV_WRITE,
                               conn_writable, c);

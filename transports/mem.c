@@ -160,8 +160,9 @@ mem_close(struct wire_transport *t, bool abort)
         if (peer->reading || abort)
             schedule_deliver(peer);
     }
-    if (s->inbox != NULL)
-        evbuffer_drain(s->inbox, inbox_len(s));
+    /* The inbox is not drained here but freed with the side (mem_free):
+     * a close or abort from inside data_received must not free the
+     * bytes that callback is still reading. */
 }
 
 static int

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -85,7 +86,9 @@ sock_write(struct wire_transport *t, const struct iovec *iov, int iovcnt)
     struct msghdr msg;
     memset(&msg, 0, sizeof(msg));
     msg.msg_iov = (struct iovec *)(uintptr_t)iov;
-    msg.msg_iovlen = (size_t)iovcnt;
+    /* sendmsg refuses more than IOV_MAX pieces (EMSGSIZE); a gathered
+     * write of more goes out in parts like any short write. */
+    msg.msg_iovlen = (size_t)(iovcnt < IOV_MAX ? iovcnt : IOV_MAX);
     for (;;) {
         ssize_t n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0)

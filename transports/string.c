@@ -119,8 +119,11 @@ st_write(struct wire_transport *t, const struct iovec *iov, int iovcnt)
             if (n > room)
                 n = room;
         }
-        if (n == 0)
+        if (n == 0) {
+            if (iov[i].iov_len == 0)
+                continue; /* an empty buffer: the next one may still fit */
             break;
+        }
         if (evbuffer_add(s->output, iov[i].iov_base, n) != 0)
             return WIRE_ENOMEM;
         taken += n;

@@ -66,7 +66,8 @@ WIRE_EXPORT int wire_loop_run_once(struct wire_loop *loop, bool block);
 /**
  * Run until `*flag` becomes true or `timeout_ms` passes (a negative timeout
  * means no deadline).  Returns 0 when the flag was seen, WIRE_ETIMEDOUT at
- * the deadline, 1 when the loop ran out of work first.  Meant for tests
+ * the deadline, 1 when the loop ran out of work first, WIRE_ECANCELED when
+ * wire_loop_stop() was called.  Meant for tests
  * and simple programs: "drive the loop until an event or a deadline".
  */
 WIRE_EXPORT int wire_loop_run_until(struct wire_loop *loop,

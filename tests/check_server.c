@@ -1,0 +1,654 @@
+/*
+ * Servers: connection_count and accepted_total, stop/resume accepting,
+ * graceful shutdown, wire_server_free with connections open (each still
+ * gets one connection_lost, from the loop), a factory that refuses
+ * connections, and the listen errors: a mem: name or a TCP port already
+ * taken (-EADDRINUSE, with a message naming the address), and Unix socket
+ * files (a stale one is replaced, a live one or a plain file is not).
+ */
+#include "unit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAXC 8
+
+struct sctx {
+    struct rec_log logs[MAXC]; /* one per accepted connection */
+    int n;                      /* connections the factory made */
+    int factory_calls;
+    bool refuse;
+    int want;                   /* for the predicates below */
+};
+
+static struct wire_protocol *
+factory(void *arg)
+{
+    struct sctx *c = arg;
+    c->factory_calls++;
+    if (c->refuse)
+        return NULL;
+    ck_assert_int_lt(c->n, MAXC);
+    return rec_new(&c->logs[c->n++]);
+}
+
+static void
+sctx_free(struct sctx *c)
+{
+    for (int i = 0; i < MAXC; i++)
+        rec_log_free(&c->logs[i]);
+}
+
+static bool
+made_n(void *arg)
+{
+    struct sctx *c = arg;
+    int m = 0;
+    for (int i = 0; i < MAXC; i++)
+        m += c->logs[i].made;
+    return m >= c->want;
+}
+
+static bool
+lost_n(void *arg)
+{
+    struct sctx *c = arg;
+    int m = 0;
+    for (int i = 0; i < MAXC; i++)
+        m += c->logs[i].lost;
+    return m >= c->want;
+}
+
+static bool
+has_in(void *arg)
+{
+    struct rec_log *l = arg;
+    return strcmp(rec_in(l), (const char *)l->user) == 0;
+}
+
+struct conn_result {
+    int calls;
+    int code;
+    char msg[256];
+    volatile bool done;
+};
+
+static void
+conn_cb(void *arg, struct wire_transport *t, const struct wire_error *err)
+{
+    struct conn_result *r = arg;
+    r->calls++;
+    r->code = err != NULL ? err->code : 0;
+    ck_assert((t == NULL) == (err != NULL));
+    if (err != NULL)
+        snprintf(r->msg, sizeof(r->msg), "%s", err->message);
+    r->done = true;
+}
+
+static struct wire_loop *loop;
+static const volatile bool never = false;
+
+static void
+srv_setup(void)
+{
+    unit_setup();
+    loop = wire_loop_new();
+    ck_assert_ptr_nonnull(loop);
+}
+
+static void
+srv_teardown(void)
+{
+    wire_loop_free(loop);
+    loop = NULL;
+}
+
+/* Connect a client protocol logging into `log`. */
+static void
+dial(const char *ep, struct rec_log *log, struct conn_result *cr)
+{
+    struct wire_error err = {0};
+    int rc = wire_connect(loop, ep, rec_new(log), NULL, conn_cb, cr, &err);
+    ck_assert_msg(rc == 0, "connect %s: %s", ep, err.message);
+    wire_error_clear(&err);
+}
+
+static struct wire_server *
+listen_ok(const char *ep, struct sctx *c)
+{
+    struct wire_server *s = NULL;
+    struct wire_error err = {0};
+    int rc = wire_listen(loop, ep, factory, c, NULL, &s, &err);
+    ck_assert_msg(rc == 0, "listen %s: %s", ep, err.message);
+    ck_assert_ptr_nonnull(s);
+    wire_error_clear(&err);
+    return s;
+}
+
+/* Run until the loop has nothing left, then check nothing leaked. */
+static void
+drain_and_check(void)
+{
+    ck_assert_int_eq(wire_loop_run_until(loop, &never, 10000), 1);
+    ck_assert_int_eq(unit_live_protocols, 0);
+}
+
+/* ---- counts ---- */
+
+static void
+counts_on(const char *ep)
+{
+    struct sctx c = {0};
+    struct rec_log cli[3] = {{0}};
+    struct conn_result cr[3] = {{0}};
+    struct wire_server *s = listen_ok(ep, &c);
+    ck_assert_uint_eq(wire_server_connection_count(s), 0);
+    ck_assert_uint_eq(wire_server_accepted_total(s), 0);
+    for (int i = 0; i < 3; i++)
+        dial(wire_server_address(s), &cli[i], &cr[i]);
+    c.want = 3;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    ck_assert_uint_eq(wire_server_connection_count(s), 3);
+    ck_assert_uint_eq(wire_server_accepted_total(s), 3);
+
+    /* One client leaves: the server side sees EOF, closes, is lost. */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(wire_loop_run_until(loop, &cr[i].done, 5000), 0);
+    wire_transport_close(cli[0].t);
+    c.want = 1;
+    ck_assert(unit_run_until(loop, lost_n, &c, 5000));
+    ck_assert_uint_eq(wire_server_connection_count(s), 2);
+    ck_assert_uint_eq(wire_server_accepted_total(s), 3);
+
+    /* Another connects: the total keeps counting. */
+    struct rec_log late = {0};
+    struct conn_result lcr = {0};
+    dial(wire_server_address(s), &late, &lcr);
+    c.want = 4;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    ck_assert_uint_eq(wire_server_connection_count(s), 3);
+    ck_assert_uint_eq(wire_server_accepted_total(s), 4);
+
+    wire_server_free(s);
+    drain_and_check();
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(c.logs[i].lost, 1);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(cli[i].lost, 1);
+    ck_assert_int_eq(late.lost, 1);
+    for (int i = 0; i < 3; i++)
+        rec_log_free(&cli[i]);
+    rec_log_free(&late);
+    sctx_free(&c);
+}
+
+START_TEST(test_counts_mem)
+{
+    counts_on("mem:counts");
+}
+END_TEST
+
+START_TEST(test_counts_tcp)
+{
+    counts_on("tcp://127.0.0.1:0");
+}
+END_TEST
+
+/* ---- stop / resume accepting ---- */
+
+START_TEST(test_stop_resume_accepting_tcp)
+{
+    struct sctx c = {0};
+    struct wire_server *s = listen_ok("tcp://127.0.0.1:0", &c);
+    struct rec_log a = {0}, b = {0};
+    struct conn_result ca = {0}, cb = {0};
+    dial(wire_server_address(s), &a, &ca);
+    c.want = 1;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    wire_server_stop_accepting(s);
+    /* The kernel still completes the handshake (backlog), but the server
+     * does not accept: no protocol is made within a bounded wait. */
+    dial(wire_server_address(s), &b, &cb);
+    ck_assert_int_eq(wire_loop_run_until(loop, &cb.done, 5000), 0);
+    ck_assert_int_eq(cb.code, 0);
+    ck_assert_int_eq(wire_loop_run_until(loop, &never, 50), WIRE_ETIMEDOUT);
+    ck_assert_int_eq(c.factory_calls, 1);
+    ck_assert_uint_eq(wire_server_accepted_total(s), 1);
+    /* Existing connections are not touched. */
+    ck_assert_int_eq(wire_transport_write(a.t, "still", 5), 0);
+    c.logs[0].user = "still";
+    ck_assert(unit_run_until(loop, has_in, &c.logs[0], 5000));
+    wire_server_resume_accepting(s);
+    c.want = 2;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    ck_assert_uint_eq(wire_server_accepted_total(s), 2);
+    ck_assert_uint_eq(wire_server_connection_count(s), 2);
+    wire_server_free(s);
+    drain_and_check();
+    rec_log_free(&a);
+    rec_log_free(&b);
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_stop_resume_accepting_mem)
+{
+    struct sctx c = {0};
+    struct wire_server *s = listen_ok("mem:pausable", &c);
+    struct rec_log a = {0}, b = {0};
+    struct conn_result ca = {0}, cb = {0};
+    wire_server_stop_accepting(s);
+    dial("mem:pausable", &a, &ca);
+    ck_assert_int_eq(wire_loop_run_until(loop, &ca.done, 5000), 0);
+    /* Nobody accepts on a mem: name that stopped: refused, once, and the
+     * protocol was destroyed without connection_made. */
+    ck_assert_int_eq(ca.calls, 1);
+    ck_assert_int_eq(ca.code, -ECONNREFUSED);
+    ck_assert_contains(ca.msg, "mem:pausable");
+    ck_assert_int_eq(a.made, 0);
+    ck_assert_int_eq(a.destroyed, 1);
+    wire_server_resume_accepting(s);
+    dial("mem:pausable", &b, &cb);
+    c.want = 1;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    ck_assert_int_eq(cb.code, 0);
+    ck_assert_uint_eq(wire_server_accepted_total(s), 1);
+    wire_server_free(s);
+    drain_and_check();
+    rec_log_free(&a);
+    rec_log_free(&b);
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_connect_mem_nobody_listens)
+{
+    struct rec_log a = {0};
+    struct conn_result ca = {0};
+    dial("mem:nobody", &a, &ca);
+    ck_assert_int_eq(ca.calls, 0); /* never inside wire_connect */
+    drain_and_check();
+    ck_assert_int_eq(ca.calls, 1);
+    ck_assert_int_eq(ca.code, -ECONNREFUSED);
+    ck_assert_contains(ca.msg, "mem:nobody");
+    ck_assert_int_eq(a.made, 0);
+    ck_assert_int_eq(a.destroyed, 1);
+    rec_log_free(&a);
+}
+END_TEST
+
+/* ---- free and shutdown with connections open ---- */
+
+static void
+free_with_open_connections(const char *ep, int client_code)
+{
+    struct sctx c = {0};
+    struct rec_log cli[2] = {{0}};
+    struct conn_result cr[2] = {{0}};
+    struct wire_server *s = listen_ok(ep, &c);
+    dial(wire_server_address(s), &cli[0], &cr[0]);
+    dial(wire_server_address(s), &cli[1], &cr[1]);
+    c.want = 2;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(wire_loop_run_until(loop, &cr[i].done, 5000), 0);
+    wire_server_free(s);
+    /* Not inside wire_server_free: from the loop, once each. */
+    ck_assert_int_eq(c.logs[0].lost + c.logs[1].lost, 0);
+    drain_and_check();
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(c.logs[i].lost, 1);
+        ck_assert_int_eq(c.logs[i].lost_code, WIRE_EABORTED);
+        ck_assert_int_eq(c.logs[i].destroyed, 1);
+        ck_assert_int_eq(cli[i].lost, 1);
+        ck_assert_int_eq(cli[i].lost_code, client_code);
+        rec_log_free(&cli[i]);
+    }
+    sctx_free(&c);
+}
+
+START_TEST(test_free_with_open_connections_tcp)
+{
+    free_with_open_connections("tcp://127.0.0.1:0", -ECONNRESET);
+}
+END_TEST
+
+START_TEST(test_free_with_open_connections_mem)
+{
+    free_with_open_connections("mem:nursery", -ECONNRESET);
+}
+END_TEST
+
+static void
+done_cb(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+START_TEST(test_shutdown_graceful)
+{
+    struct sctx c = {0};
+    struct rec_log cli[2] = {{0}};
+    struct conn_result cr[2] = {{0}};
+    struct wire_server *s = listen_ok("tcp://127.0.0.1:0", &c);
+    char addr[128];
+    snprintf(addr, sizeof(addr), "%s", wire_server_address(s));
+    dial(addr, &cli[0], &cr[0]);
+    dial(addr, &cli[1], &cr[1]);
+    c.want = 2;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    /* Something queued on a server connection is flushed before close. */
+    ck_assert_int_eq(wire_transport_write(c.logs[0].t, "goodbye", 7), 0);
+    int done = 0;
+    wire_server_shutdown(s, 5000, done_cb, &done);
+    wire_server_shutdown(s, 0, done_cb, &done); /* the first call holds */
+    ck_assert_int_eq(done, 0);
+    /* The listener is closed at once: new connections are refused. */
+    struct rec_log late = {0};
+    struct conn_result lcr = {0};
+    dial(addr, &late, &lcr);
+    drain_and_check();
+    ck_assert_int_eq(done, 1);
+    ck_assert_int_eq(lcr.code, -ECONNREFUSED);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(c.logs[i].lost, 1);
+        ck_assert(c.logs[i].lost_null); /* closed, not aborted */
+        ck_assert_int_eq(cli[i].eof, 1);
+        ck_assert_int_eq(cli[i].lost, 1);
+    }
+    ck_assert_str_eq(rec_in(&cli[0]), "goodbye");
+    rec_log_free(&cli[0]);
+    rec_log_free(&cli[1]);
+    ck_assert_uint_eq(wire_server_connection_count(s), 0);
+    ck_assert_uint_eq(wire_server_accepted_total(s), 2);
+    wire_server_free(s);
+    rec_log_free(&late);
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_shutdown_deadline_aborts)
+{
+    /* A connection whose close cannot finish (the client stopped reading
+     * and the server has more queued than the pair buffers) is aborted
+     * at the deadline: at once for 0 (_i == 0), after 20 ms otherwise. */
+    uint64_t timeout = _i == 0 ? 0 : 20;
+    struct sctx c = {0};
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    struct wire_server *s = listen_ok("mem:deadline?bufsize=16", &c);
+    dial("mem:deadline", &cli, &cr);
+    c.want = 1;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    ck_assert_int_eq(wire_loop_run_until(loop, &cr.done, 5000), 0);
+    wire_transport_pause_reading(cli.t);
+    char big[100];
+    memset(big, 'z', sizeof(big));
+    ck_assert_int_eq(wire_transport_write(c.logs[0].t, big, sizeof(big)), 0);
+    ck_assert_uint_gt(wire_transport_get_write_buffer_size(c.logs[0].t), 0);
+    int done = 0;
+    uint64_t t0 = wire_loop_now(loop);
+    wire_server_shutdown(s, timeout, done_cb, &done);
+    ck_assert_int_eq(c.logs[0].lost, 0);
+    drain_and_check();
+    ck_assert_int_eq(done, 1);
+    ck_assert_uint_ge(wire_loop_now(loop) - t0, timeout ? timeout - 1 : 0);
+    ck_assert_int_eq(c.logs[0].lost, 1);
+    ck_assert_int_eq(c.logs[0].lost_code, WIRE_EABORTED);
+    ck_assert_int_eq(cli.lost, 1);
+    ck_assert_int_eq(cli.lost_code, -ECONNRESET);
+    wire_server_free(s);
+    rec_log_free(&cli);
+    sctx_free(&c);
+}
+END_TEST
+
+/* ---- refusing factory ---- */
+
+static void
+refused_on(const char *ep)
+{
+    struct sctx c = {.refuse = true};
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    struct wire_server *s = listen_ok(ep, &c);
+    dial(wire_server_address(s), &cli, &cr);
+    ck_assert_int_eq(wire_loop_run_until(loop, &cli.lost_flag, 5000), 0);
+    /* The client connected, then saw the server close: EOF, clean loss. */
+    ck_assert_int_eq(cr.code, 0);
+    ck_assert_int_eq(cli.made, 1);
+    ck_assert_int_eq(cli.eof, 1);
+    ck_assert_int_eq(cli.lost, 1);
+    ck_assert(cli.lost_null);
+    ck_assert_int_eq(c.factory_calls, 1);
+    ck_assert_uint_eq(wire_server_connection_count(s), 0);
+    ck_assert_uint_eq(wire_server_accepted_total(s), 0);
+    wire_server_free(s);
+    drain_and_check();
+    rec_log_free(&cli);
+    sctx_free(&c);
+}
+
+START_TEST(test_factory_refuses_mem)
+{
+    refused_on("mem:refuser");
+}
+END_TEST
+
+START_TEST(test_factory_refuses_tcp)
+{
+    refused_on("tcp://127.0.0.1:0");
+}
+END_TEST
+
+/* ---- listen errors ---- */
+
+static void
+listen_fails(const char *ep, int code, const char *part)
+{
+    struct sctx c = {0};
+    struct wire_server *s = NULL;
+    struct wire_error err = {0};
+    int rc = wire_listen(loop, ep, factory, &c, NULL, &s, &err);
+    ck_assert_msg(rc == code, "listen %s gave %s, not %s", ep,
+                  wire_err_name(rc), wire_err_name(code));
+    ck_assert_int_eq(err.code, code);
+    ck_assert_contains(err.message, part);
+    wire_error_clear(&err);
+}
+
+START_TEST(test_mem_listen_twice)
+{
+    struct sctx c = {0};
+    struct wire_server *s = listen_ok("mem:dup", &c);
+    ck_assert_str_eq(wire_server_address(s), "mem:dup");
+    listen_fails("mem:dup", -EADDRINUSE, "mem:dup");
+    /* Another name is fine; and the name is free again after free. */
+    struct wire_server *s2 = listen_ok("mem:other", &c);
+    wire_server_free(s);
+    struct wire_server *s3 = listen_ok("mem:dup", &c);
+    wire_server_free(s2);
+    wire_server_free(s3);
+    drain_and_check();
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_tcp_port_busy)
+{
+    struct sctx c = {0};
+    struct wire_server *s = listen_ok("tcp://127.0.0.1:0", &c);
+    const char *addr = wire_server_address(s);
+    ck_assert_contains(addr, "tcp://127.0.0.1:");
+    ck_assert_str_ne(addr, "tcp://127.0.0.1:0"); /* the real port */
+    listen_fails(addr, -EADDRINUSE, addr + strlen("tcp://"));
+    wire_server_free(s);
+    drain_and_check();
+    sctx_free(&c);
+}
+END_TEST
+
+/* ---- Unix socket files ---- */
+
+static char tmpdir[64];
+static char sockpath[96];
+
+static void
+unix_setup(void)
+{
+    srv_setup();
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/wire-unit-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(sockpath, sizeof(sockpath), "%s/s", tmpdir);
+}
+
+static void
+unix_teardown(void)
+{
+    unlink(sockpath);
+    rmdir(tmpdir);
+    srv_teardown();
+}
+
+static bool
+exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Leave a socket file nobody listens on, as a crashed server does. */
+static void
+make_stale_socket(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+    close(fd);
+    ck_assert(exists(path));
+}
+
+static void
+serve_one(const char *ep, struct wire_server *s, struct sctx *c)
+{
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    int before = c->n;
+    dial(ep, &cli, &cr);
+    c->want = before + 1;
+    ck_assert(unit_run_until(loop, made_n, c, 5000));
+    ck_assert_int_eq(wire_loop_run_until(loop, &cr.done, 5000), 0);
+    ck_assert_int_eq(cr.code, 0);
+    wire_transport_close(cli.t);
+    ck_assert_int_eq(wire_loop_run_until(loop, &cli.lost_flag, 5000), 0);
+    (void)s;
+    rec_log_free(&cli);
+}
+
+START_TEST(test_unix_over_stale_socket)
+{
+    char ep[160];
+    snprintf(ep, sizeof(ep), "unix:%s", sockpath);
+    make_stale_socket(sockpath);
+    struct sctx c = {0};
+    struct wire_server *s = listen_ok(ep, &c);
+    ck_assert_str_eq(wire_server_address(s), ep);
+    serve_one(ep, s, &c);
+    ck_assert_uint_eq(wire_server_accepted_total(s), 1);
+    wire_server_free(s);
+    /* The server removes its socket file when it goes. */
+    ck_assert(!exists(sockpath));
+    drain_and_check();
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_unix_over_live_socket)
+{
+    char ep[160];
+    snprintf(ep, sizeof(ep), "unix:%s", sockpath);
+    struct sctx c = {0};
+    struct wire_server *s = listen_ok(ep, &c);
+    listen_fails(ep, -EADDRINUSE, sockpath);
+    /* The live server keeps its file and keeps serving. */
+    ck_assert(exists(sockpath));
+    serve_one(ep, s, &c);
+    wire_server_free(s);
+    ck_assert(!exists(sockpath));
+    drain_and_check();
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_unix_over_plain_file)
+{
+    /* A file that is not a socket is never removed. */
+    char ep[160];
+    snprintf(ep, sizeof(ep), "unix:%s", sockpath);
+    FILE *f = fopen(sockpath, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("precious", f);
+    fclose(f);
+    listen_fails(ep, -EADDRINUSE, sockpath);
+    ck_assert(exists(sockpath));
+    drain_and_check();
+}
+END_TEST
+
+START_TEST(test_unix_abstract)
+{
+    char ep[96];
+    snprintf(ep, sizeof(ep), "unix:@wire-unit-%ld", (long)getpid());
+    struct sctx c = {0};
+    struct wire_server *s = listen_ok(ep, &c);
+    ck_assert_str_eq(wire_server_address(s), ep);
+    listen_fails(ep, -EADDRINUSE, ep + strlen("unix:"));
+    serve_one(ep, s, &c);
+    wire_server_free(s);
+    drain_and_check();
+    sctx_free(&c);
+}
+END_TEST
+
+Suite *
+server_suite(void)
+{
+    Suite *s = suite_create("server");
+    TCase *tc = tcase_create("connections");
+    tcase_add_checked_fixture(tc, srv_setup, srv_teardown);
+    tcase_add_test(tc, test_counts_mem);
+    tcase_add_test(tc, test_counts_tcp);
+    tcase_add_test(tc, test_stop_resume_accepting_tcp);
+    tcase_add_test(tc, test_stop_resume_accepting_mem);
+    tcase_add_test(tc, test_connect_mem_nobody_listens);
+    tcase_add_test(tc, test_free_with_open_connections_tcp);
+    tcase_add_test(tc, test_free_with_open_connections_mem);
+    tcase_add_test(tc, test_shutdown_graceful);
+    tcase_add_loop_test(tc, test_shutdown_deadline_aborts, 0, 2);
+    tcase_add_test(tc, test_factory_refuses_mem);
+    tcase_add_test(tc, test_factory_refuses_tcp);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("listen");
+    tcase_add_checked_fixture(tc, srv_setup, srv_teardown);
+    tcase_add_test(tc, test_mem_listen_twice);
+    tcase_add_test(tc, test_tcp_port_busy);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("unix");
+    tcase_add_checked_fixture(tc, unix_setup, unix_teardown);
+    tcase_add_test(tc, test_unix_over_stale_socket);
+    tcase_add_test(tc, test_unix_over_live_socket);
+    tcase_add_test(tc, test_unix_over_plain_file);
+    tcase_add_test(tc, test_unix_abstract);
+    suite_add_tcase(s, tc);
+    return s;
+}

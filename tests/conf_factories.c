@@ -1,0 +1,380 @@
+/*
+ * The factory table: every transport the conformance suite runs on.
+ *
+ * An entry says how to get a connected pair (an endpoint to listen on, or
+ * a direct pair maker), what the transport declares (half-close, reset,
+ * a descriptor, endpoint strings), how to make connects fail, and what
+ * get_info should say.  To run the suite on a new transport add one entry
+ * here; a layer (trace, fault, TLS) adds an entry whose make_pair wraps
+ * both protocols in the layer and hands them to another entry's pair.
+ *
+ * Everything stays on loopback or in conf_tmpdir; ports are ephemeral.
+ */
+#include "conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+char conf_tmpdir[256];
+
+/* ---- helpers: raw sockets that hold a port or fill a backlog ---- */
+
+static int
+bind_loopback(struct conf_ctx *c, int family, bool do_listen, int backlog,
+              unsigned *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof(ss));
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sl = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = in6addr_loopback;
+        sl = sizeof(*in6);
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CK(c, fd >= 0, "socket: %s", strerror(errno));
+    CK(c, bind(fd, (struct sockaddr *)&ss, sl) == 0, "bind: %s",
+       strerror(errno));
+    if (do_listen)
+        CK(c, listen(fd, backlog) == 0, "listen: %s", strerror(errno));
+    sl = sizeof(ss);
+    CK(c, getsockname(fd, (struct sockaddr *)&ss, &sl) == 0, "getsockname");
+    *port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    conf_hold_fd(c, fd);
+    return fd;
+}
+
+/* Fill the accept queue of listening socket `lfd` (listen backlog 0): one
+ * connection that is never accepted.  Linux then drops every further SYN
+ * (the accept queue is full, SYN cookies or not), so a connect to it
+ * stays pending until its timeout: a deterministic timeout on loopback. */
+static void
+fill_accept_queue(struct conf_ctx *c, int lfd, const struct sockaddr *sa,
+                  socklen_t sl)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    0);
+    CK(c, fd >= 0, "socket: %s", strerror(errno));
+    conf_hold_fd(c, fd);
+    int rc = connect(fd, sa, sl);
+    CK(c, rc == 0 || errno == EINPROGRESS, "connect: %s", strerror(errno));
+    /* Wait (an event, with a deadline) until the connection sits in the
+     * accept queue: the listener turns readable. */
+    struct pollfd pfd = {lfd, POLLIN, 0};
+    rc = poll(&pfd, 1, (int)conf_scale_ms(5000));
+    CK(c, rc == 1, "the filler connection never reached the accept queue");
+}
+
+/* ---- tcp ---- */
+
+static void
+tcp4_listen_ep(struct conf_ctx *c, char *buf, size_t len)
+{
+    (void)c;
+    snprintf(buf, len, "tcp://127.0.0.1:0");
+}
+
+static void
+tcp6_listen_ep(struct conf_ctx *c, char *buf, size_t len)
+{
+    (void)c;
+    snprintf(buf, len, "tcp://[::1]:0");
+}
+
+static bool
+tcp6_available(struct conf_ctx *c, char *why, size_t len)
+{
+    (void)c;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(why, len, "no IPv6 sockets: %s", strerror(errno));
+        return false;
+    }
+    struct sockaddr_in6 in6;
+    memset(&in6, 0, sizeof(in6));
+    in6.sin6_family = AF_INET6;
+    in6.sin6_addr = in6addr_loopback;
+    int rc = bind(fd, (struct sockaddr *)&in6, sizeof(in6));
+    int e = errno;
+    close(fd);
+    if (rc < 0) {
+        snprintf(why, len, "cannot bind ::1: %s", strerror(e));
+        return false;
+    }
+    return true;
+}
+
+static int
+tcp_fail_cases(struct conf_ctx *c, struct conf_fail_case *out, int max,
+               int family)
+{
+    const char *host = family == AF_INET ? "127.0.0.1" : "[::1]";
+    unsigned port;
+    int n = 0;
+    if (max < 2)
+        return 0;
+    /* Refused: a port held by a bound socket that does not listen, so no
+     * other process can take it meanwhile. */
+    bind_loopback(c, family, false, 0, &port);
+    snprintf(out[n].label, sizeof(out[n].label), "refused");
+    snprintf(out[n].endpoint, sizeof(out[n].endpoint), "tcp://%s:%u", host,
+             port);
+    out[n].code = -ECONNREFUSED;
+    snprintf(out[n].needle, sizeof(out[n].needle), "%s:%u", host, port);
+    n++;
+    /* Timed out: a listener whose accept queue is full. */
+    int lfd = bind_loopback(c, family, true, 0, &port);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    CK(c, getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0, "getsockname");
+    fill_accept_queue(c, lfd, (struct sockaddr *)&ss, sl);
+    snprintf(out[n].label, sizeof(out[n].label), "timeout (full accept queue)");
+    snprintf(out[n].endpoint, sizeof(out[n].endpoint),
+             "tcp://%s:%u?timeout=150", host, port);
+    out[n].code = WIRE_ETIMEDOUT;
+    snprintf(out[n].needle, sizeof(out[n].needle), "%s:%u", host, port);
+    n++;
+    return n;
+}
+
+static int
+tcp4_fail_cases(struct conf_ctx *c, struct conf_fail_case *out, int max)
+{
+    return tcp_fail_cases(c, out, max, AF_INET);
+}
+
+static int
+tcp6_fail_cases(struct conf_ctx *c, struct conf_fail_case *out, int max)
+{
+    return tcp_fail_cases(c, out, max, AF_INET6);
+}
+
+/* ---- unix ---- */
+
+static void
+unix_path_ep(struct conf_ctx *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "unix:%s/s%ld-%u.sock", conf_tmpdir, (long)getpid(),
+             c->serial++);
+}
+
+static void
+unix_abstract_ep(struct conf_ctx *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "unix:@wire-conf-%ld-%u-%llx", (long)getpid(),
+             c->serial++, (unsigned long long)(c->seed & 0xffffff));
+}
+
+/* A Unix socket bound to `path` (leading '@': abstract), listening with
+ * backlog 0 and its queue filled when `fill`, or not listening at all. */
+static void
+unix_bound(struct conf_ctx *c, const char *path, bool fill)
+{
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    CK(c, n < sizeof(un.sun_path), "path too long");
+    memcpy(un.sun_path, path, n);
+    if (path[0] == '@')
+        un.sun_path[0] = '\0';
+    socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+                               (path[0] == '@' ? 0 : 1));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CK(c, fd >= 0, "socket: %s", strerror(errno));
+    conf_hold_fd(c, fd);
+    CK(c, bind(fd, (struct sockaddr *)&un, sl) == 0, "bind %s: %s", path,
+       strerror(errno));
+    if (!fill)
+        return;
+    CK(c, listen(fd, 0) == 0, "listen: %s", strerror(errno));
+    /* A Unix connect is queued synchronously: after one, the backlog of 0
+     * is full and the next non-blocking connect fails with EAGAIN. */
+    int cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    CK(c, cfd >= 0, "socket: %s", strerror(errno));
+    conf_hold_fd(c, cfd);
+    CK(c, connect(cfd, (struct sockaddr *)&un, sl) == 0, "filler connect: %s",
+       strerror(errno));
+}
+
+static int
+unix_fail_common(struct conf_ctx *c, struct conf_fail_case *out, int max,
+                 bool abstract)
+{
+    int n = 0;
+    char ep[400];
+    if (max < 3)
+        return 0;
+    if (!abstract) {
+        unix_path_ep(c, ep, sizeof(ep));
+        snprintf(out[n].label, sizeof(out[n].label), "missing path");
+        snprintf(out[n].endpoint, sizeof(out[n].endpoint), "%s", ep);
+        out[n].code = -ENOENT;
+        snprintf(out[n].needle, sizeof(out[n].needle), "%.290s", ep + 5);
+        n++;
+    }
+    /* A name bound by a socket that does not listen: refused. */
+    abstract ? unix_abstract_ep(c, ep, sizeof(ep))
+             : unix_path_ep(c, ep, sizeof(ep));
+    unix_bound(c, ep + 5, false);
+    snprintf(out[n].label, sizeof(out[n].label), "refused");
+    snprintf(out[n].endpoint, sizeof(out[n].endpoint), "%s", ep);
+    out[n].code = -ECONNREFUSED;
+    snprintf(out[n].needle, sizeof(out[n].needle), "%.290s", ep + 5);
+    n++;
+    if (abstract) {
+        unix_abstract_ep(c, ep, sizeof(ep));
+        snprintf(out[n].label, sizeof(out[n].label), "nobody bound");
+        snprintf(out[n].endpoint, sizeof(out[n].endpoint), "%s", ep);
+        out[n].code = -ECONNREFUSED;
+        snprintf(out[n].needle, sizeof(out[n].needle), "%.290s", ep + 5);
+        n++;
+    }
+    /* A full backlog: the kernel never leaves a Unix connect pending, it
+     * fails at once with EAGAIN, which must be reported as such (not as a
+     * connection). */
+    abstract ? unix_abstract_ep(c, ep, sizeof(ep))
+             : unix_path_ep(c, ep, sizeof(ep));
+    unix_bound(c, ep + 5, true);
+    snprintf(out[n].label, sizeof(out[n].label), "full backlog");
+    snprintf(out[n].endpoint, sizeof(out[n].endpoint), "%.380s?timeout=150", ep);
+    out[n].code = -EAGAIN;
+    snprintf(out[n].needle, sizeof(out[n].needle), "%.290s", ep + 5);
+    n++;
+    return n;
+}
+
+static int
+unix_fail_cases(struct conf_ctx *c, struct conf_fail_case *out, int max)
+{
+    return unix_fail_common(c, out, max, false);
+}
+
+static int
+unix_abstract_fail_cases(struct conf_ctx *c, struct conf_fail_case *out,
+                         int max)
+{
+    return unix_fail_common(c, out, max, true);
+}
+
+/* ---- mem ---- */
+
+static int
+mem_make_pair(struct conf_ctx *c, struct wire_protocol *client,
+              struct wire_protocol *server)
+{
+    return wire_mem_pair(c->loop, client, server, c->f->bufsize, NULL, NULL);
+}
+
+static void
+mem_listen_ep(struct conf_ctx *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "mem:conf-%u?bufsize=%zu", c->serial++, c->f->bufsize);
+}
+
+static int
+mem_fail_cases(struct conf_ctx *c, struct conf_fail_case *out, int max)
+{
+    int n = 0;
+    if (max < 2)
+        return 0;
+    snprintf(out[n].label, sizeof(out[n].label), "no listener");
+    snprintf(out[n].endpoint, sizeof(out[n].endpoint), "mem:nobody-%u",
+             c->serial++);
+    out[n].code = -ECONNREFUSED;
+    snprintf(out[n].needle, sizeof(out[n].needle), "%.290s", out[n].endpoint);
+    n++;
+    /* A listener that stopped accepting refuses too. */
+    struct wire_server *s = conf_server(c);
+    wire_server_stop_accepting(s);
+    snprintf(out[n].label, sizeof(out[n].label), "not accepting");
+    snprintf(out[n].endpoint, sizeof(out[n].endpoint), "%s", c->server_ep);
+    out[n].code = -ECONNREFUSED;
+    snprintf(out[n].needle, sizeof(out[n].needle), "%.290s", c->server_ep);
+    n++;
+    return n;
+}
+
+/* ---- the table ---- */
+
+const struct conf_factory conf_factories[] = {
+    {
+        .name = "tcp4",
+        .info_name = "tcp",
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET | CONF_CAP_FD |
+                CONF_CAP_ENDPOINT,
+        .info_prefix = "tcp://127.0.0.1:",
+        .listen_endpoint = tcp4_listen_ep,
+        .fail_cases = tcp4_fail_cases,
+    },
+    {
+        .name = "tcp6",
+        .info_name = "tcp",
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET | CONF_CAP_FD |
+                CONF_CAP_ENDPOINT,
+        .info_prefix = "tcp://[::1]:",
+        .available = tcp6_available,
+        .listen_endpoint = tcp6_listen_ep,
+        .fail_cases = tcp6_fail_cases,
+    },
+    {
+        .name = "unix",
+        .info_name = "unix",
+        /* A Unix stream socket cannot be reset: abort is a close. */
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_FD | CONF_CAP_ENDPOINT,
+        .info_prefix = "unix:",
+        .listen_endpoint = unix_path_ep,
+        .fail_cases = unix_fail_cases,
+        .no_timeout_reason = "a Unix connect never pends: it connects or "
+                             "fails at once (a full backlog: EAGAIN)",
+    },
+    {
+        .name = "unix-abstract",
+        .info_name = "unix",
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_FD | CONF_CAP_ENDPOINT,
+        .info_prefix = "unix:",
+        .listen_endpoint = unix_abstract_ep,
+        .fail_cases = unix_abstract_fail_cases,
+        .no_timeout_reason = "a Unix connect never pends: it connects or "
+                             "fails at once (a full backlog: EAGAIN)",
+    },
+    {
+        .name = "mem-pair",
+        .info_name = "mem",
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET,
+        .info_prefix = "mem:",
+        .make_pair = mem_make_pair,
+        .pair_address = "mem:pair",
+        .no_timeout_reason = "a memory pair has no connect step",
+        .bufsize = 16 * 1024,
+    },
+    {
+        .name = "mem-endpoint",
+        .info_name = "mem",
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET | CONF_CAP_ENDPOINT,
+        .info_prefix = "mem:",
+        .listen_endpoint = mem_listen_ep,
+        .fail_cases = mem_fail_cases,
+        .no_timeout_reason = "a mem: connect completes or is refused on the "
+                             "next loop turn; nothing can keep it pending",
+        .bufsize = 64 * 1024,
+    },
+};
+
+const int conf_nfactories =
+    (int)(sizeof(conf_factories) / sizeof(conf_factories[0]));

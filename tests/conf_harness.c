@@ -1,0 +1,822 @@
+/*
+ * The conformance harness: the probe protocol, the deterministic stream,
+ * the pump that sends it, pairs, and the loop driving helpers.
+ *
+ * The probe checks the callback contract from the protocol's side (the
+ * library's own checker aborts the process; this one names the factory
+ * and the callback), and records what happened so a case can assert on it
+ * after the loop ran.  A probe's `destroy` only marks it: the context
+ * frees every probe at the end of the case, so a case may still read a
+ * probe's record after its connection_lost and destroy.
+ */
+#include "conf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- the stream ---- */
+
+static inline uint64_t
+splitmix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+uint64_t
+conf_rand(uint64_t *state)
+{
+    /* xorshift64*: never seeded with 0 (the seeds below are not). */
+    uint64_t x = *state ? *state : 0x2545f4914f6cdd1dull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static inline uint8_t
+stream_byte(uint64_t seed, uint64_t pos)
+{
+    return (uint8_t)(splitmix(seed ^ (pos >> 3) * 0x100000001b3ull) >>
+                     ((pos & 7) * 8));
+}
+
+void
+conf_stream_fill(uint64_t seed, uint64_t pos, void *buf, size_t len)
+{
+    uint8_t *o = buf;
+    while (len > 0 && (pos & 7) != 0) {
+        *o++ = stream_byte(seed, pos++);
+        len--;
+    }
+    while (len >= 8) {
+        uint64_t w = splitmix(seed ^ (pos >> 3) * 0x100000001b3ull);
+        for (int i = 0; i < 8; i++)
+            o[i] = (uint8_t)(w >> (i * 8));
+        o += 8;
+        pos += 8;
+        len -= 8;
+    }
+    while (len > 0) {
+        *o++ = stream_byte(seed, pos++);
+        len--;
+    }
+}
+
+size_t
+conf_stream_check(uint64_t seed, uint64_t period, uint64_t pos,
+                  const void *data, size_t len)
+{
+    uint8_t want[4096];
+    const uint8_t *d = data;
+    size_t off = 0;
+    while (off < len) {
+        uint64_t sp = period ? (pos + off) % period : pos + off;
+        size_t n = len - off < sizeof(want) ? len - off : sizeof(want);
+        if (period && n > period - sp)
+            n = (size_t)(period - sp);
+        conf_stream_fill(seed, sp, want, n);
+        if (memcmp(want, d + off, n) != 0) {
+            for (size_t i = 0; i < n; i++)
+                if (want[i] != d[off + i])
+                    return off + i;
+        }
+        off += n;
+    }
+    return SIZE_MAX;
+}
+
+/* ---- time and environment ---- */
+
+long
+conf_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long
+conf_scale_ms(long ms)
+{
+    /* WIRE_TEST_TIME_SCALE stretches deadlines (valgrind); they only
+     * bound failures, never make a passing run slower. */
+    static long scale = 0;
+    if (scale == 0) {
+        const char *e = getenv("WIRE_TEST_TIME_SCALE");
+        scale = e != NULL && atol(e) > 0 ? atol(e) : 1;
+    }
+    return ms * scale;
+}
+
+size_t
+conf_bulk(void)
+{
+    const char *e = getenv("WIRE_TEST_BULK_MB");
+    long mb = e != NULL ? atol(e) : 64;
+    if (mb < 1)
+        mb = 1;
+    return (size_t)mb * CONF_MIB;
+}
+
+/* ---- context ---- */
+
+void
+conf_violation(struct conf_ctx *c, const char *fmt, ...)
+{
+    if (c->violation[0] != '\0')
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->violation, sizeof(c->violation), fmt, ap);
+    va_end(ap);
+    c->wake = true;
+}
+
+void
+conf_check(struct conf_ctx *c)
+{
+    CK(c, c->violation[0] == '\0', "%s", c->violation);
+}
+
+void
+conf_note(struct conf_ctx *c, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "conformance: %s [%s]: %s\n", c->case_name, c->fname, buf);
+}
+
+struct conf_ctx *
+conf_begin(int idx, const char *case_name)
+{
+    const struct conf_factory *f = &conf_factories[idx];
+    /* WIRE_TEST_ONLY=name runs one factory (for debugging). */
+    const char *only = getenv("WIRE_TEST_ONLY");
+    if (only != NULL && only[0] != '\0' && strcmp(only, f->name) != 0)
+        return NULL;
+    struct conf_ctx *c = calloc(1, sizeof(*c));
+    ck_assert_msg(c != NULL, "[%s] out of memory", f->name);
+    c->f = f;
+    c->fname = f->name;
+    c->case_name = case_name;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = case_name; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    c->seed = h ^ (uint64_t)(idx + 1) * 0x9e3779b97f4a7c15ull;
+    const char *es = getenv("WIRE_TEST_SEED");
+    if (es != NULL)
+        c->seed ^= strtoull(es, NULL, 0);
+    char why[256] = "";
+    if (f->available != NULL && !f->available(c, why, sizeof(why))) {
+        const char *req = getenv("WIRE_TEST_REQUIRE_ALL");
+        ck_assert_msg(req == NULL || strcmp(req, "1") != 0,
+                      "[%s] transport unavailable: %s", f->name, why);
+        conf_note(c, "NOT RUN: transport unavailable here: %s "
+                  "(set WIRE_TEST_REQUIRE_ALL=1 to make this a failure)", why);
+        free(c);
+        return NULL;
+    }
+    c->loop = wire_loop_new();
+    CK(c, c->loop != NULL, "wire_loop_new failed");
+    return c;
+}
+
+static bool
+all_destroyed(struct conf_ctx *c)
+{
+    return c->probes_destroyed == c->probes_new;
+}
+
+void
+conf_end(struct conf_ctx *c)
+{
+    conf_check(c);
+    for (struct probe *p = c->probes; p != NULL; p = p->next_in_ctx)
+        if (p->made && !p->lost && p->t != NULL)
+            wire_transport_abort(p->t);
+    wire_server_free(c->server);
+    c->server = NULL;
+    for (int i = 0; i < c->npending; i++)
+        wire_protocol_destroy(c->pending[i]);
+    c->npending = 0;
+    CONF_WAIT(c, all_destroyed(c), 10000, "every protocol destroyed");
+    /* Nothing may be left: the loop must run out of work on its own. */
+    bool never = false;
+    int rc = wire_loop_run_until(c->loop, &never, conf_scale_ms(10000));
+    CK(c, rc == 1, "the loop still had work after the case (rc %d)", rc);
+    CK(c, wire_loop_run(c->loop) == 0, "wire_loop_run failed");
+    CK(c, c->probes_destroyed == c->probes_new,
+       "%d protocols made, %d destroyed", c->probes_new, c->probes_destroyed);
+    CK(c, c->refs_out == 0, "%d write_ref buffers never released",
+       c->refs_out);
+    CK(c, c->unexpected_accepts == 0, "%d unexpected connections accepted",
+       c->unexpected_accepts);
+    conf_check(c);
+    wire_loop_free(c->loop);
+    for (int i = 0; i < c->nheld; i++)
+        close(c->held_fds[i]);
+    struct probe *p = c->probes;
+    while (p != NULL) {
+        struct probe *next = p->next_in_ctx;
+        free(p);
+        p = next;
+    }
+    free(c);
+}
+
+void
+conf_hold_fd(struct conf_ctx *c, int fd)
+{
+    CK(c, c->nheld < (int)(sizeof(c->held_fds) / sizeof(c->held_fds[0])),
+       "too many held descriptors");
+    c->held_fds[c->nheld++] = fd;
+}
+
+void
+conf_shrink_buffers(struct conf_ctx *c, struct wire_transport *t)
+{
+    if (!(c->f->caps & CONF_CAP_FD))
+        return;
+    int fd = -1;
+    int rc = wire_transport_get_info(t, WIRE_INFO_FD, &fd, sizeof(fd));
+    CK(c, rc == (int)sizeof(int) && fd >= 0, "WIRE_INFO_FD: %d", rc);
+    int sz = 16 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+static void
+turn_fire(void *arg)
+{
+    struct conf_ctx *c = arg;
+    c->wake = true;
+}
+
+void
+conf_turns(struct conf_ctx *c, int n)
+{
+    /* A zero timer fires only after the loop polled I/O once more, so
+     * each round below is one full iteration: anything ready would have
+     * been delivered. */
+    struct wire_timer *tm = wire_timer_new(c->loop, turn_fire, c);
+    CK(c, tm != NULL, "wire_timer_new");
+    for (int i = 0; i < n; i++) {
+        c->wake = false;
+        wire_timer_start(tm, 0, 0);
+        int rc = wire_loop_run_until(c->loop, &c->wake, conf_scale_ms(5000));
+        CK(c, rc == 0, "idle turn: %d", rc);
+    }
+    wire_timer_free(tm);
+    conf_check(c);
+}
+
+/* ---- write_ref buffers ---- */
+
+void *
+conf_ref_alloc(struct conf_ctx *c, size_t n)
+{
+    void *b = malloc(n ? n : 1);
+    CK(c, b != NULL, "out of memory");
+    c->refs_out++;
+    return b;
+}
+
+void
+conf_ref_free(void *arg, const void *data, size_t len)
+{
+    struct conf_ctx *c = arg;
+    (void)len;
+    c->refs_out--;
+    free((void *)(uintptr_t)data);
+    c->wake = true;
+}
+
+/* ---- the probe ---- */
+
+static struct probe *
+probe_of(struct wire_protocol *bp)
+{
+    return (struct probe *)bp;
+}
+
+static void
+enter(struct probe *p, const char *what, bool may_nest)
+{
+    if (p->destroyed)
+        conf_violation(p->ctx, "%s: %s after destroy", p->role, what);
+    if (p->depth > 0 && !may_nest)
+        conf_violation(p->ctx, "%s: %s nested inside another callback",
+                       p->role, what);
+    p->depth++;
+    p->ctx->wake = true;
+}
+
+static void
+leave(struct probe *p)
+{
+    p->depth--;
+    p->ctx->wake = true;
+}
+
+static void
+pr_made(struct wire_protocol *bp, struct wire_transport *t)
+{
+    struct probe *p = probe_of(bp);
+    enter(p, "connection_made", false);
+    if (p->made || p->lost)
+        conf_violation(p->ctx, "%s: connection_made twice or after lost",
+                       p->role);
+    p->made++;
+    p->t = t;
+    if (bp->transport != t)
+        conf_violation(p->ctx, "%s: protocol->transport is not the transport",
+                       p->role);
+    if (p->on_made != NULL)
+        p->on_made(p);
+    if (p->has_pump && p->pump.autostart && !p->lost)
+        conf_pump_run(p);
+    leave(p);
+}
+
+static void
+pr_data(struct wire_protocol *bp, const void *data, size_t len)
+{
+    struct probe *p = probe_of(bp);
+    struct conf_ctx *c = p->ctx;
+    enter(p, "data_received", false);
+    if (!p->made || p->lost || p->eofs)
+        conf_violation(c, "%s: data_received out of order (made %d, eof %d, "
+                       "lost %d)", p->role, p->made, p->eofs, p->lost);
+    if (p->read_paused)
+        conf_violation(c, "%s: data_received while reading is paused",
+                       p->role);
+    if (len == 0)
+        conf_violation(c, "%s: data_received with 0 bytes", p->role);
+    if (p->t != NULL && wire_transport_is_closing(p->t))
+        conf_violation(c, "%s: data_received after close/abort", p->role);
+    p->datas++;
+    /* The hook runs first: a hook that closes or aborts must still be
+     * able to read every byte afterwards (data stays valid during the
+     * call), which the check below does. */
+    if (p->on_data != NULL)
+        p->on_data(p, data, len);
+    if (p->verify && !p->bad) {
+        size_t at = conf_stream_check(p->rx_seed, p->rx_period, p->rx, data,
+                                      len);
+        if (at != SIZE_MAX) {
+            p->bad = true;
+            p->bad_at = p->rx + at;
+            conf_violation(c, "%s: received byte %llu differs from the "
+                           "stream sent", p->role,
+                           (unsigned long long)p->bad_at);
+        }
+    } else {
+        /* Touch every byte anyway (sanitizers see a stale buffer). */
+        volatile uint8_t sum = 0;
+        for (size_t i = 0; i < len; i++)
+            sum ^= ((const uint8_t *)data)[i];
+        (void)sum;
+    }
+    p->rx += len;
+    leave(p);
+}
+
+static bool
+pr_eof(struct wire_protocol *bp)
+{
+    struct probe *p = probe_of(bp);
+    enter(p, "eof_received", false);
+    if (!p->made || p->lost || p->eofs)
+        conf_violation(p->ctx, "%s: eof_received out of order", p->role);
+    if (p->read_paused)
+        conf_violation(p->ctx, "%s: eof_received while reading is paused",
+                       p->role);
+    p->eofs++;
+    p->rx_at_eof = p->rx;
+    bool keep = p->on_eof != NULL ? p->on_eof(p) : p->keep_open;
+    leave(p);
+    return keep;
+}
+
+static void
+pr_lost(struct wire_protocol *bp, const struct wire_error *err)
+{
+    struct probe *p = probe_of(bp);
+    struct conf_ctx *c = p->ctx;
+    if (p->depth != 0)
+        conf_violation(c, "%s: connection_lost inside another callback",
+                       p->role);
+    if (c->in_call)
+        conf_violation(c, "%s: connection_lost inside a call the test made "
+                       "(close/abort/write)", p->role);
+    enter(p, "connection_lost", false);
+    if (!p->made || p->lost)
+        conf_violation(c, "%s: connection_lost twice or before made", p->role);
+    p->lost++;
+    p->lost_code = err != NULL ? err->code : 0;
+    if (err != NULL && err->code == 0)
+        conf_violation(c, "%s: connection_lost with an error of code 0",
+                       p->role);
+    if (err != NULL)
+        snprintf(p->lost_msg, sizeof(p->lost_msg), "%s",
+                 err->message ? err->message : "(no message)");
+    if (err != NULL && (err->message == NULL || err->message[0] == '\0'))
+        conf_violation(c, "%s: connection_lost error without a message",
+                       p->role);
+    if (p->on_lost != NULL)
+        p->on_lost(p, err);
+    p->t = NULL;
+    leave(p);
+}
+
+static void
+pr_pause(struct wire_protocol *bp)
+{
+    struct probe *p = probe_of(bp);
+    enter(p, "pause_writing", true);
+    if (!p->made || p->lost)
+        conf_violation(p->ctx, "%s: pause_writing out of order", p->role);
+    if (p->write_paused)
+        conf_violation(p->ctx, "%s: pause_writing twice in a row", p->role);
+    p->write_paused = true;
+    p->pauses++;
+    if (p->t != NULL) {
+        size_t high, low;
+        p->size_at_pause = wire_transport_get_write_buffer_size(p->t);
+        wire_transport_get_write_buffer_limits(p->t, &high, &low);
+        if (p->check_water && p->size_at_pause <= high)
+            conf_violation(p->ctx, "%s: pause_writing at %zu bytes, not above "
+                           "the high mark %zu", p->role, p->size_at_pause,
+                           high);
+    }
+    if (p->on_pause != NULL)
+        p->on_pause(p);
+    leave(p);
+}
+
+static void
+pr_resume(struct wire_protocol *bp)
+{
+    struct probe *p = probe_of(bp);
+    enter(p, "resume_writing", true);
+    if (!p->made || p->lost)
+        conf_violation(p->ctx, "%s: resume_writing out of order", p->role);
+    if (!p->write_paused)
+        conf_violation(p->ctx, "%s: resume_writing without pause_writing",
+                       p->role);
+    p->write_paused = false;
+    p->resumes++;
+    if (p->t != NULL) {
+        size_t high, low;
+        p->size_at_resume = wire_transport_get_write_buffer_size(p->t);
+        wire_transport_get_write_buffer_limits(p->t, &high, &low);
+        if (p->check_water && p->size_at_resume > low)
+            conf_violation(p->ctx, "%s: resume_writing at %zu bytes, above "
+                           "the low mark %zu", p->role, p->size_at_resume,
+                           low);
+    }
+    if (p->on_resume != NULL)
+        p->on_resume(p);
+    if (p->has_pump && !p->lost && p->t != NULL &&
+        !wire_transport_is_closing(p->t))
+        conf_pump_run(p);
+    leave(p);
+}
+
+static void
+pr_destroy(struct wire_protocol *bp)
+{
+    struct probe *p = probe_of(bp);
+    if (p->destroyed)
+        conf_violation(p->ctx, "%s: destroyed twice", p->role);
+    if (p->made && !p->lost)
+        conf_violation(p->ctx, "%s: destroyed before connection_lost",
+                       p->role);
+    if (p->depth != 0)
+        conf_violation(p->ctx, "%s: destroyed inside a callback", p->role);
+    p->destroyed++;
+    p->ctx->probes_destroyed++;
+    p->ctx->wake = true;
+}
+
+static const struct wire_protocol_ops probe_ops = {
+    .connection_made = pr_made,
+    .data_received = pr_data,
+    .eof_received = pr_eof,
+    .connection_lost = pr_lost,
+    .pause_writing = pr_pause,
+    .resume_writing = pr_resume,
+    .destroy = pr_destroy,
+};
+
+struct probe *
+probe_new(struct conf_ctx *c, const char *role)
+{
+    struct probe *p = calloc(1, sizeof(*p));
+    CK(c, p != NULL, "out of memory");
+    wire_protocol_init(&p->base, &probe_ops);
+    p->ctx = c;
+    p->role = role;
+    p->next_in_ctx = c->probes;
+    c->probes = p;
+    c->probes_new++;
+    return p;
+}
+
+void
+probe_verify(struct probe *p, uint64_t seed, uint64_t period)
+{
+    p->verify = true;
+    p->rx_seed = seed;
+    p->rx_period = period;
+}
+
+void
+probe_pump(struct probe *p, uint64_t seed, uint64_t total, int method,
+           size_t min_chunk, size_t max_chunk)
+{
+    memset(&p->pump, 0, sizeof(p->pump));
+    p->has_pump = true;
+    p->pump.seed = seed;
+    p->pump.total = total;
+    p->pump.rng = seed ^ 0x5bd1e995u;
+    p->pump.method = method;
+    p->pump.min_chunk = min_chunk ? min_chunk : 1;
+    p->pump.max_chunk = max_chunk;
+    p->pump.autostart = true;
+}
+
+void
+probe_pause_reading(struct probe *p)
+{
+    if (p->t == NULL) {
+        conf_violation(p->ctx, "%s: pause_reading %s", p->role,
+                       p->made ? "after connection_lost" : "before made");
+        return;
+    }
+    p->read_paused = true;
+    int rc = wire_transport_pause_reading(p->t);
+    if (rc != 0)
+        conf_violation(p->ctx, "%s: pause_reading: %s", p->role,
+                       wire_strerror(rc));
+    if (wire_transport_is_reading(p->t))
+        conf_violation(p->ctx, "%s: is_reading true after pause_reading",
+                       p->role);
+}
+
+void
+probe_resume_reading(struct probe *p)
+{
+    if (p->t == NULL) {
+        conf_violation(p->ctx, "%s: resume_reading %s", p->role,
+                       p->made ? "after connection_lost" : "before made");
+        return;
+    }
+    p->read_paused = false;
+    int rc = wire_transport_resume_reading(p->t);
+    if (rc != 0)
+        conf_violation(p->ctx, "%s: resume_reading: %s", p->role,
+                       wire_strerror(rc));
+}
+
+int
+probe_write_stream(struct probe *p, uint64_t seed, uint64_t pos, size_t n)
+{
+    void *b = malloc(n ? n : 1);
+    if (b == NULL)
+        return WIRE_ENOMEM;
+    conf_stream_fill(seed, pos, b, n);
+    int rc = wire_transport_write(p->t, b, n);
+    free(b);
+    return rc;
+}
+
+void
+conf_close(struct probe *p)
+{
+    p->ctx->in_call = true;
+    wire_transport_close(p->t);
+    p->ctx->in_call = false;
+}
+
+void
+conf_abort(struct probe *p)
+{
+    p->ctx->in_call = true;
+    wire_transport_abort(p->t);
+    p->ctx->in_call = false;
+}
+
+/* ---- the pump ---- */
+
+static int
+pump_write(struct probe *p, size_t n)
+{
+    struct conf_pump *u = &p->pump;
+    struct conf_ctx *c = p->ctx;
+    int method = u->method;
+    if (method == CONF_MIX)
+        method = (int)(conf_rand(&u->rng) % 3);
+    u->writes[method]++;
+    if (method == CONF_REF) {
+        void *b = conf_ref_alloc(c, n);
+        conf_stream_fill(u->seed, u->sent, b, n);
+        int rc = wire_transport_write_ref(p->t, b, n, conf_ref_free, c);
+        if (rc != 0) {
+            /* On an error the buffer stays ours. */
+            conf_ref_free(c, b, n);
+        }
+        return rc;
+    }
+    uint8_t *b = malloc(n);
+    if (b == NULL)
+        return WIRE_ENOMEM;
+    conf_stream_fill(u->seed, u->sent, b, n);
+    int rc;
+    if (method == CONF_WRITE) {
+        rc = wire_transport_write(p->t, b, n);
+    } else {
+        /* Random pieces, with empty ones (NULL and not) mixed in. */
+        struct iovec iov[24];
+        int k = 0;
+        size_t off = 0;
+        while (off < n && k < 22) {
+            uint64_t r = conf_rand(&u->rng);
+            if (r % 5 == 0) {
+                iov[k].iov_base = (r & 8) ? NULL : b;
+                iov[k].iov_len = 0;
+                k++;
+                continue;
+            }
+            size_t piece = 1 + (size_t)(r >> 8) % (n - off);
+            if (k >= 20)
+                piece = n - off;
+            iov[k].iov_base = b + off;
+            iov[k].iov_len = piece;
+            off += piece;
+            k++;
+        }
+        if (off < n) {
+            iov[k].iov_base = b + off;
+            iov[k].iov_len = n - off;
+            k++;
+        }
+        if (conf_rand(&u->rng) % 4 == 0) {
+            iov[k].iov_base = NULL;
+            iov[k].iov_len = 0;
+            k++;
+        }
+        rc = wire_transport_write_sequence(p->t, iov, k);
+    }
+    free(b);
+    return rc;
+}
+
+void
+conf_pump_run(struct probe *p)
+{
+    struct conf_pump *u = &p->pump;
+    if (!p->has_pump || u->running || u->done)
+        return;
+    u->running = true;
+    while (!u->done && (u->ignore_pause || !p->write_paused) && !p->lost &&
+           p->t != NULL && !wire_transport_is_closing(p->t)) {
+        uint64_t left = u->total - u->sent;
+        size_t span = u->max_chunk - u->min_chunk + 1;
+        size_t n = u->min_chunk + (size_t)(conf_rand(&u->rng) % span);
+        if (n > left)
+            n = (size_t)left;
+        int rc = pump_write(p, n);
+        if (rc != 0) {
+            conf_violation(p->ctx, "%s: write of %zu bytes at %llu: %s",
+                           p->role, n, (unsigned long long)u->sent,
+                           wire_strerror(rc));
+            break;
+        }
+        u->sent += n;
+        if (p->check_water && !p->write_paused && p->t != NULL) {
+            size_t high, low;
+            wire_transport_get_write_buffer_limits(p->t, &high, &low);
+            size_t sz = wire_transport_get_write_buffer_size(p->t);
+            if (sz > high)
+                conf_violation(p->ctx, "%s: %zu bytes buffered, above the "
+                               "high mark %zu, and no pause_writing",
+                               p->role, sz, high);
+        }
+        if (u->sent == u->total) {
+            u->done = true;
+            p->ctx->wake = true;
+            if (u->eof_when_done) {
+                int r = wire_transport_write_eof(p->t);
+                if (r != 0)
+                    conf_violation(p->ctx, "%s: write_eof: %s", p->role,
+                                   wire_strerror(r));
+            }
+            if (u->close_when_done)
+                wire_transport_close(p->t);
+        }
+    }
+    u->running = false;
+}
+
+/* ---- pairs ---- */
+
+static struct wire_protocol *
+server_factory(void *arg)
+{
+    struct conf_ctx *c = arg;
+    c->wake = true;
+    if (c->npending == 0) {
+        c->unexpected_accepts++;
+        return NULL;
+    }
+    struct wire_protocol *p = c->pending[0];
+    memmove(&c->pending[0], &c->pending[1],
+            (size_t)(c->npending - 1) * sizeof(c->pending[0]));
+    c->npending--;
+    return p;
+}
+
+struct wire_server *
+conf_server(struct conf_ctx *c)
+{
+    if (c->server != NULL)
+        return c->server;
+    CK(c, c->f->listen_endpoint != NULL, "factory has no endpoint");
+    char ep[400];
+    c->f->listen_endpoint(c, ep, sizeof(ep));
+    struct wire_error err = {0};
+    int rc = wire_listen(c->loop, ep, server_factory, c, NULL, &c->server,
+                         &err);
+    CK(c, rc == 0, "wire_listen(%s): %s", ep, err.message);
+    wire_error_clear(&err);
+    snprintf(c->server_ep, sizeof(c->server_ep), "%s",
+             wire_server_address(c->server));
+    return c->server;
+}
+
+static void
+pair_connected(void *arg, struct wire_transport *t,
+               const struct wire_error *err)
+{
+    struct conf_ctx *c = arg;
+    c->wake = true;
+    if (err != NULL) {
+        c->connect_failed++;
+        c->connect_code = err->code;
+        snprintf(c->connect_err, sizeof(c->connect_err), "%s", err->message);
+    } else if (t == NULL) {
+        conf_violation(c, "connect callback without transport nor error");
+    }
+}
+
+void
+conf_pair_start(struct conf_ctx *c, struct wire_protocol *client,
+                struct wire_protocol *server)
+{
+    if (c->f->make_pair != NULL) {
+        int rc = c->f->make_pair(c, client, server);
+        CK(c, rc == 0, "making a pair: %s", wire_strerror(rc));
+        return;
+    }
+    conf_server(c);
+    CK(c, c->npending < 16, "too many pending server protocols");
+    c->pending[c->npending++] = server;
+    struct wire_error err = {0};
+    int rc = wire_connect(c->loop, c->server_ep, client, NULL, pair_connected,
+                          c, &err);
+    CK(c, rc == 0, "wire_connect(%s): %s", c->server_ep, err.message);
+    wire_error_clear(&err);
+}
+
+void
+conf_pair(struct conf_ctx *c, struct wire_protocol *client,
+          struct wire_protocol *server)
+{
+    conf_pair_start(c, client, server);
+    CONF_WAIT(c, (client->transport != NULL && server->transport != NULL) ||
+                     c->connect_failed,
+              10000, "both ends connected");
+    CK(c, !c->connect_failed, "connect failed: %s", c->connect_err);
+}
+
+void
+conf_probe_pair(struct conf_ctx *c, struct probe *client, struct probe *server)
+{
+    conf_pair_start(c, &client->base, &server->base);
+    CONF_WAIT(c, (client->made && server->made) || c->connect_failed, 10000,
+              "both ends connected");
+    CK(c, !c->connect_failed, "connect failed: %s", c->connect_err);
+}

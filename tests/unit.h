@@ -1,0 +1,108 @@
+/*
+ * Shared by the unit suites of tests/check_unit: the suite constructors
+ * that unit_main.c runs, and a recording protocol ("rec") most suites use.
+ *
+ * A rec protocol writes everything that happens to it into a struct
+ * rec_log the test owns (so the log outlives the protocol, which its
+ * transport destroys), and counts itself in unit_live_protocols so every
+ * test can assert that no protocol leaked.  Optional hooks in the log let
+ * a test act from inside a callback (close, abort, pause, write...).
+ */
+#ifndef WIRE_TESTS_UNIT_H
+#define WIRE_TESTS_UNIT_H
+
+#include <check.h>
+#include <wire/wire.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- suites ---- */
+Suite *error_suite(void);
+Suite *loop_suite(void);
+Suite *endpoint_suite(void);
+Suite *string_suite(void);
+Suite *layer_suite(void);
+Suite *contract_suite(void);
+Suite *server_suite(void);
+
+/* False when the runner does not fork (CK_FORK=no): tests that expect the
+ * process to die (the contract checker's SIGABRT) are then left out. */
+extern bool unit_can_fork;
+
+/* ---- the recording protocol ---- */
+
+/* Protocols created by rec_new (and by suites' own protocols) and not yet
+ * destroyed. */
+extern int unit_live_protocols;
+
+struct rec_log;
+typedef void (*rec_hook)(struct rec_log *log, struct wire_transport *t);
+typedef void (*rec_data_hook)(struct rec_log *log, struct wire_transport *t,
+                              const void *data, size_t len);
+
+struct rec_log {
+    /* counts */
+    int made, data_calls, eof, lost, paused, resumed, destroyed;
+    int get_buffer_calls, buffer_updated_calls;
+    /* the transport, from connection_made until connection_lost */
+    struct wire_transport *t;
+    /* every byte received, and the same with '|' after each delivery, so
+     * message boundaries are visible */
+    char *in;
+    size_t in_len, in_cap;
+    char *marks;
+    size_t marks_len, marks_cap;
+    /* the loss */
+    int lost_code;
+    char lost_msg[256];
+    bool lost_null;          /* connection_lost got err == NULL */
+    /* what eof_received returns */
+    bool eof_keep;
+    /* flags a test can wait on with wire_loop_run_until */
+    volatile bool made_flag, eof_flag, lost_flag, destroyed_flag;
+    /* zero-copy receive: when bufsize > 0 the protocol offers get_buffer
+     * with buffers of this size (NULL when offer_null) */
+    size_t bufsize;
+    bool offer_null;
+    char *gbuf;
+    /* hooks (may be NULL) */
+    rec_hook on_made, on_eof, on_lost, on_pause, on_resume;
+    rec_data_hook on_data;
+    void *user;
+    int user_n;
+};
+
+/* Make a recording protocol writing into `log` (which must outlive it). */
+struct wire_protocol *rec_new(struct rec_log *log);
+/* Release what the log allocated (not the log itself). */
+void rec_log_free(struct rec_log *log);
+/* The log as a NUL-terminated string (for ck_assert_str_eq). */
+const char *rec_in(const struct rec_log *log);
+const char *rec_marks(const struct rec_log *log);
+
+/* The string transport's output as a NUL-terminated copy (static buffer,
+ * valid until the next call). */
+const char *unit_output(const struct wire_transport *t);
+
+/* Run `loop` until pred(arg) holds or `timeout_ms` passes, without
+ * sleeping: a deadline timer bounds the wait.  Returns pred(arg). */
+bool unit_run_until(struct wire_loop *loop, bool (*pred)(void *arg),
+                    void *arg, long timeout_ms);
+
+/* Reset the live counters at the start of each test (checked fixture). */
+void unit_setup(void);
+
+/* Assert `haystack` contains `needle`, naming both when it does not. */
+#define ck_assert_contains(haystack, needle)                                  \
+    do {                                                                      \
+        const char *h__ = (haystack);                                         \
+        const char *n__ = (needle);                                           \
+        ck_assert_msg(h__ != NULL && strstr(h__, n__) != NULL,                \
+                      "'%s' does not contain '%s'", h__ ? h__ : "(null)",    \
+                      n__);                                                   \
+    } while (0)
+
+#endif /* WIRE_TESTS_UNIT_H */

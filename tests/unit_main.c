@@ -1,0 +1,34 @@
+/*
+ * tests/check_unit: one Check runner over the unit suites, one suite per
+ * concept (errors, loop, endpoints, string transport, layers, contract
+ * checker, servers).  The transport conformance suite is a separate
+ * program (tests/conformance.c).
+ *
+ * Under CK_FORK=no (valgrind) the tests that expect the process to abort
+ * cannot run: they are left out and the runner says so.
+ */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(error_suite());
+    unit_can_fork = srunner_fork_status(sr) != CK_NOFORK;
+    if (!unit_can_fork)
+        fprintf(stderr, "check_unit: CK_FORK=no: skipping the tests that "
+                        "expect the contract checker to abort\n");
+    srunner_add_suite(sr, loop_suite());
+    srunner_add_suite(sr, endpoint_suite());
+    srunner_add_suite(sr, string_suite());
+    srunner_add_suite(sr, layer_suite());
+    srunner_add_suite(sr, contract_suite());
+    srunner_add_suite(sr, server_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    unit_output(NULL);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,260 @@
+/*
+ * The recording protocol shared by the unit suites (see unit.h).  It only
+ * records and calls the test's hooks; it never decides anything, so a
+ * test reads exactly what the transport did.
+ */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int unit_live_protocols;
+bool unit_can_fork = true;
+
+struct rec {
+    struct wire_protocol base;
+    struct rec_log *log;
+};
+
+static void
+append(char **buf, size_t *len, size_t *cap, const void *data, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 64;
+        while (c < *len + n + 1)
+            c *= 2;
+        char *nb = realloc(*buf, c);
+        ck_assert_ptr_nonnull(nb);
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static struct rec_log *
+log_of(struct wire_protocol *p)
+{
+    return ((struct rec *)p)->log;
+}
+
+static void
+rec_made(struct wire_protocol *p, struct wire_transport *t)
+{
+    struct rec_log *log = log_of(p);
+    ck_assert_ptr_eq(p->transport, t);
+    log->made++;
+    log->t = t;
+    log->made_flag = true;
+    if (log->on_made != NULL)
+        log->on_made(log, t);
+}
+
+static void
+record(struct rec_log *log, const void *data, size_t len)
+{
+    append(&log->in, &log->in_len, &log->in_cap, data, len);
+    append(&log->marks, &log->marks_len, &log->marks_cap, data, len);
+    append(&log->marks, &log->marks_len, &log->marks_cap, "|", 1);
+}
+
+static void
+rec_data(struct wire_protocol *p, const void *data, size_t len)
+{
+    struct rec_log *log = log_of(p);
+    ck_assert_uint_gt(len, 0);
+    log->data_calls++;
+    record(log, data, len);
+    if (log->on_data != NULL)
+        log->on_data(log, p->transport, data, len);
+}
+
+static bool
+rec_eof(struct wire_protocol *p)
+{
+    struct rec_log *log = log_of(p);
+    log->eof++;
+    log->eof_flag = true;
+    if (log->on_eof != NULL)
+        log->on_eof(log, p->transport);
+    return log->eof_keep;
+}
+
+static void
+rec_lost(struct wire_protocol *p, const struct wire_error *err)
+{
+    struct rec_log *log = log_of(p);
+    log->lost++;
+    log->lost_null = err == NULL;
+    log->lost_code = err != NULL ? err->code : 0;
+    if (err != NULL) {
+        ck_assert_int_ne(err->code, 0);
+        ck_assert_ptr_nonnull(err->message);
+        snprintf(log->lost_msg, sizeof(log->lost_msg), "%s", err->message);
+    }
+    if (log->on_lost != NULL)
+        log->on_lost(log, p->transport);
+    log->t = NULL;
+    log->lost_flag = true;
+}
+
+static void
+rec_pause(struct wire_protocol *p)
+{
+    struct rec_log *log = log_of(p);
+    log->paused++;
+    if (log->on_pause != NULL)
+        log->on_pause(log, p->transport);
+}
+
+static void
+rec_resume(struct wire_protocol *p)
+{
+    struct rec_log *log = log_of(p);
+    log->resumed++;
+    if (log->on_resume != NULL)
+        log->on_resume(log, p->transport);
+}
+
+static void *
+rec_get_buffer(struct wire_protocol *p, size_t hint, size_t *len)
+{
+    struct rec_log *log = log_of(p);
+    ck_assert_uint_gt(hint, 0);
+    log->get_buffer_calls++;
+    if (log->offer_null)
+        return NULL;
+    if (log->gbuf == NULL) {
+        log->gbuf = malloc(log->bufsize);
+        ck_assert_ptr_nonnull(log->gbuf);
+    }
+    /* Poison it, so a transport that reports more than it wrote shows. */
+    memset(log->gbuf, '#', log->bufsize);
+    *len = log->bufsize;
+    return log->gbuf;
+}
+
+static void
+rec_buffer_updated(struct wire_protocol *p, size_t n)
+{
+    struct rec_log *log = log_of(p);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_le(n, log->bufsize);
+    log->buffer_updated_calls++;
+    record(log, log->gbuf, n);
+    if (log->on_data != NULL)
+        log->on_data(log, p->transport, log->gbuf, n);
+}
+
+static void
+rec_destroy(struct wire_protocol *p)
+{
+    struct rec_log *log = log_of(p);
+    log->destroyed++;
+    log->destroyed_flag = true;
+    unit_live_protocols--;
+    free(p);
+}
+
+static const struct wire_protocol_ops rec_ops = {
+    .connection_made = rec_made,
+    .data_received = rec_data,
+    .eof_received = rec_eof,
+    .connection_lost = rec_lost,
+    .pause_writing = rec_pause,
+    .resume_writing = rec_resume,
+    .destroy = rec_destroy,
+};
+
+static const struct wire_protocol_ops rec_buf_ops = {
+    .connection_made = rec_made,
+    .data_received = rec_data,
+    .eof_received = rec_eof,
+    .connection_lost = rec_lost,
+    .pause_writing = rec_pause,
+    .resume_writing = rec_resume,
+    .get_buffer = rec_get_buffer,
+    .buffer_updated = rec_buffer_updated,
+    .destroy = rec_destroy,
+};
+
+struct wire_protocol *
+rec_new(struct rec_log *log)
+{
+    struct rec *r = calloc(1, sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    wire_protocol_init(&r->base, log->bufsize > 0 ? &rec_buf_ops : &rec_ops);
+    r->log = log;
+    unit_live_protocols++;
+    return &r->base;
+}
+
+void
+rec_log_free(struct rec_log *log)
+{
+    free(log->in);
+    free(log->marks);
+    free(log->gbuf);
+    log->in = log->marks = log->gbuf = NULL;
+    log->in_len = log->in_cap = log->marks_len = log->marks_cap = 0;
+}
+
+const char *
+rec_in(const struct rec_log *log)
+{
+    return log->in != NULL ? log->in : "";
+}
+
+const char *
+rec_marks(const struct rec_log *log)
+{
+    return log->marks != NULL ? log->marks : "";
+}
+
+const char *
+unit_output(const struct wire_transport *t)
+{
+    static char *copy;
+    size_t len = 0;
+    free(copy);
+    copy = NULL;
+    if (t == NULL)
+        return NULL; /* unit_main's cleanup */
+    const void *out = wire_string_transport_output(t, &len);
+    copy = malloc(len + 1);
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, out, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+void
+unit_setup(void)
+{
+    unit_live_protocols = 0;
+}
+
+static void
+deadline_hit(void *arg)
+{
+    *(volatile bool *)arg = true;
+}
+
+bool
+unit_run_until(struct wire_loop *loop, bool (*pred)(void *arg), void *arg,
+               long timeout_ms)
+{
+    volatile bool hit = false;
+    struct wire_timer *tm = wire_timer_new(loop, deadline_hit, (void *)&hit);
+    ck_assert_ptr_nonnull(tm);
+    wire_timer_start(tm, (uint64_t)timeout_ms, 0);
+    /* The timer keeps the loop alive, so each blocking turn returns at
+     * the latest when it fires. */
+    while (!pred(arg) && !hit)
+        if (wire_loop_run_once(loop, true) < 0)
+            break;
+    wire_timer_free(tm);
+    return pred(arg);
+}
