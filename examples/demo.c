@@ -284,7 +284,7 @@ run_stack(struct wire_loop *loop, const char *name, const char *endpoint,
             wire_error_clear(&err);
             wire_protocol_destroy(&c->base); /* still ours after an error */
         } else if (wire_loop_run_until(loop, &run->finished, 5000) != 0) {
-            fail(run, "timed out");
+            fail(run, "did not finish within 5 s");
         }
     }
     bool closed = false;

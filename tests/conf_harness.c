@@ -252,7 +252,10 @@ conf_shrink_buffers(struct conf_ctx *c, struct wire_transport *t)
     int fd = -1;
     int rc = wire_transport_get_info(t, WIRE_INFO_FD, &fd, sizeof(fd));
     CK(c, rc == (int)sizeof(int) && fd >= 0, "WIRE_INFO_FD: %d", rc);
-    int sz = 16 * 1024;
+    /* 64 KiB: small enough that the transport's own queue fills after
+     * little data, large enough (above the loopback MSS) that TCP never
+     * waits on its persist timer for a window update. */
+    int sz = 64 * 1024;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 }

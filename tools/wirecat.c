@@ -60,6 +60,7 @@ struct app {
     struct wire_timer *sigtimer;  /* polls the signal flag */
     struct wire_timer *deadline;  /* aborts what is still open after a stop */
     unsigned live;                /* sessions not yet finished */
+    unsigned connecting;          /* wire_connect calls in flight */
     unsigned long accepted;
     unsigned signals_seen;
     bool stopping;
@@ -180,6 +181,12 @@ force_stop(void *arg)
         for (int i = 0; i < 2; i++)
             if (app->conn->side[i].t != NULL)
                 wire_transport_abort(app->conn->side[i].t);
+    if (app->connecting > 0) {
+        /* A connect cannot be canceled, and may take until its timeout.
+         * Aborting closed stdio (its flags are restored): exit now. */
+        fputs("wirecat: exiting with a connect still in progress\n", stderr);
+        exit(app->status);
+    }
     check_finished(app);
 }
 
@@ -284,6 +291,7 @@ on_connected(void *arg, struct wire_transport *t, const struct wire_error *err)
     struct side *sd = arg;
     struct session *s = sd->s;
     sd->pending = false;
+    s->app->connecting--;
     if (err != NULL) {
         report(s, "%s", err->message);
     } else {
@@ -329,10 +337,13 @@ side_start(struct side *sd, struct wire_protocol *p)
         rc = wirecat_stdio_start(app->loop, p, &sd->t, &err);
     } else {
         sd->pending = true;
+        app->connecting++;
         rc = wire_connect(app->loop, sd->endpoint, p, &app->copts, on_connected,
                           sd, &err);
-        if (rc < 0)
+        if (rc < 0) {
             sd->pending = false;
+            app->connecting--;
+        }
     }
     if (rc < 0)
         report(sd->s, "%s", err.message);
@@ -573,10 +584,11 @@ main(int argc, char **argv)
         wire_loop_run_until(app.loop, &app.finished, -1);
         rc = app.status;
     }
-    /* Everything is lost or closed; let the loop deliver what is left. */
+    /* Every session has ended and the server is freed: nothing of ours is
+     * left on the loop.  (Not wire_loop_run: after a name lookup the
+     * resolver may keep events of its own on the loop for a long time.) */
     wire_timer_free(app.sigtimer);
     wire_timer_free(app.deadline);
-    wire_loop_run(app.loop);
     wire_loop_free(app.loop);
     return rc;
 }
