@@ -53,8 +53,11 @@ struct evdns_base;
 void wire__loop_soon(struct wire_loop *loop, struct wire_soon *node);
 /* The loop's shared receive buffer (data valid only during a callback). */
 void *wire__loop_scratch(struct wire_loop *loop, size_t *len);
-/* The loop's DNS resolver, created on first use (NULL on failure). */
+/* The loop's DNS resolver, created on first use (NULL on failure).  Each
+ * successful call counts a user; wire__loop_dns_release() ends the use
+ * (the resolver is freed when no lookup is in flight). */
 struct evdns_base *wire__loop_dns(struct wire_loop *loop);
+void wire__loop_dns_release(struct wire_loop *loop);
 /* A slot for a transport's per-loop registry (mem: names), with a
  * destructor run when the loop is freed. */
 void **wire__loop_slot(struct wire_loop *loop, int which,

@@ -59,11 +59,14 @@ struct wire_loop {
     /* resources */
     void *scratch;
     struct evdns_base *dns;
+    unsigned dns_users;         /* lookups in flight */
+    struct wire_soon dns_idle;  /* frees the resolver once unused */
     void *slots[WIRE__SLOT_COUNT];
     void (*slot_dtor[WIRE__SLOT_COUNT])(void *);
 };
 
 static void soon_run(evutil_socket_t fd, short what, void *arg);
+static struct evdns_base *dns_new(struct wire_loop *loop);
 static void call_fn(struct wire_soon *node);
 
 static struct wire_loop *
@@ -485,21 +488,56 @@ wire__loop_scratch(struct wire_loop *loop, size_t *len)
     return loop->scratch;
 }
 
+/*
+ * libevent 2.1's evdns leaves its name server's read event added after the
+ * last lookup (even with EVDNS_BASE_DISABLE_WHEN_INACTIVE), which would
+ * keep wire_loop_run() alive forever.  So the resolver lives only while
+ * lookups are in flight: the last release frees it on the next turn (not
+ * inside evdns's own callback, which is where releases happen).
+ */
+static void
+dns_idle_fn(struct wire_soon *node)
+{
+    struct wire_loop *loop = wire_container_of(node, struct wire_loop, dns_idle);
+    if (loop->dns_users == 0 && loop->dns != NULL) {
+        evdns_base_free(loop->dns, 1);
+        loop->dns = NULL;
+    }
+}
+
+void
+wire__loop_dns_release(struct wire_loop *loop)
+{
+    if (loop->dns_users > 0 && --loop->dns_users == 0) {
+        loop->dns_idle.fn = dns_idle_fn;
+        wire__loop_soon(loop, &loop->dns_idle);
+    }
+}
+
 struct evdns_base *
 wire__loop_dns(struct wire_loop *loop)
 {
+    if (loop->dns == NULL)
+        loop->dns = dns_new(loop);
     if (loop->dns != NULL)
-        return loop->dns;
+        loop->dns_users++;
+    return loop->dns;
+}
+
+static struct evdns_base *
+dns_new(struct wire_loop *loop)
+{
+    struct evdns_base *dns;
     /* Read resolv.conf and /etc/hosts; a machine without name servers
      * still resolves from /etc/hosts and numeric addresses. */
-    loop->dns = evdns_base_new(loop->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                               EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (loop->dns == NULL) {
-        loop->dns = evdns_base_new(loop->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (loop->dns != NULL)
-            evdns_base_load_hosts(loop->dns, NULL);
+    dns = evdns_base_new(loop->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                         EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (dns == NULL) {
+        dns = evdns_base_new(loop->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (dns != NULL)
+            evdns_base_load_hosts(dns, NULL);
     }
-    return loop->dns;
+    return dns;
 }
 
 void **

@@ -22,6 +22,7 @@ struct listener {
     struct event *ev;
     int fd;
     enum wire__sock_kind kind;
+    bool accepting;
     char *unlink_path;
 };
 
@@ -31,7 +32,10 @@ on_accept(evutil_socket_t fd, short what, void *arg)
     struct listener *ls = arg;
     struct wire_server *s = ls->server;
     WIRE_UNUSED(what);
-    for (int i = 0; i < WIRE_ACCEPTS_PER_EVENT && ls->fd >= 0; i++) {
+    /* A factory may stop accepting (or shut the server down) from inside
+     * the burst: check before every accept. */
+    for (int i = 0; i < WIRE_ACCEPTS_PER_EVENT && ls->fd >= 0 && ls->accepting;
+         i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
@@ -66,6 +70,7 @@ static void
 l_accept_start(struct wire_server *s)
 {
     struct listener *ls = wire_impl_server_impl(s);
+    ls->accepting = true;
     if (ls->ev != NULL)
         event_add(ls->ev, NULL);
 }
@@ -74,6 +79,7 @@ static void
 l_accept_stop(struct wire_server *s)
 {
     struct listener *ls = wire_impl_server_impl(s);
+    ls->accepting = false;
     if (ls->ev != NULL)
         event_del(ls->ev);
 }

@@ -29,6 +29,7 @@ struct resolve {
     uint64_t timeout_ms, started;
     bool nodelay;
     bool done;
+    bool dns_held;      /* counted as a resolver user */
     struct wire_protocol *p;
     wire_connect_cb cb;
     void *arg;
@@ -37,6 +38,8 @@ struct resolve {
 static void
 resolve_free(struct resolve *r)
 {
+    if (r->dns_held)
+        wire__loop_dns_release(r->loop);
     wire_timer_free(r->timer);
     free(r->host);
     free(r->port);
@@ -146,6 +149,7 @@ resolve_start(struct wire_soon *node)
                      r->host);
         return;
     }
+    r->dns_held = true;
     struct evutil_addrinfo hints;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
