@@ -118,6 +118,7 @@ struct probe {
     bool keep_open;            /* eof_received's answer (no hook) */
     bool read_paused;          /* the test paused reading (or pause()) */
     bool check_water;          /* check sizes at pause/resume */
+    bool shrink;               /* conf_shrink_buffers at connection_made */
     int lost_code;
     char lost_msg[256];
     size_t size_at_pause, size_at_resume;
@@ -248,8 +249,9 @@ struct wire_server *conf_server(struct conf_ctx *c);
 
 /* Hold a descriptor until the end of the case. */
 void conf_hold_fd(struct conf_ctx *c, int fd);
-/* Shrink the kernel buffers of a socket transport (CAP_FD), so that
- * backpressure shows after little data. */
+/* Shrink (and fix: no autotuning) the kernel buffers of a socket
+ * transport (CAP_FD), so that backpressure shows after little data and a
+ * full queue stays full while the peer does not read. */
 void conf_shrink_buffers(struct conf_ctx *c, struct wire_transport *t);
 /* Say that a case checks nothing here, and why (stderr). */
 void conf_note(struct conf_ctx *c, const char *fmt, ...)

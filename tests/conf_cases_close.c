@@ -155,12 +155,22 @@ START_TEST(t_abort)
     struct probe *a = probe_new(c, "aborter");
     struct probe *b = probe_new(c, "peer");
     b->on_made = peer_pause_made;
+    a->shrink = b->shrink = true;
     probe_verify(b, c->seed, 0);
     probe_pump(a, c->seed, 64 * conf_bulk(), CONF_REF, 16 * CONF_KIB,
                256 * CONF_KIB);
     a->on_pause = pump_stop_at_pause;
     conf_probe_pair(c, a, b);
     CONF_WAIT(c, a->pauses == 1, 20000, "writes queued up");
+    /* More than the (small, fixed) kernel buffers can ever take, so the
+     * queue is certainly not empty when abort drops it. */
+    for (int i = 0; i < 4; i++) {
+        void *buf = conf_ref_alloc(c, 256 * CONF_KIB);
+        conf_stream_fill(c->seed, a->pump.sent, buf, 256 * CONF_KIB);
+        CK(c, wire_transport_write_ref(a->t, buf, 256 * CONF_KIB,
+                                       conf_ref_free, c) == 0, "write_ref");
+        a->pump.sent += 256 * CONF_KIB;
+    }
     CK(c, wire_transport_get_write_buffer_size(a->t) > 0, "nothing queued");
     CK(c, c->refs_out > 0, "no write_ref buffer held");
     struct wire_transport *t = wire_transport_ref(a->t);
@@ -418,6 +428,7 @@ reentrancy_one(struct conf_ctx *c, int cb, bool abort, bool victim_client)
         probe_pump(v, seed, 64 * CONF_MIB, CONF_WRITE, 8 * CONF_KIB,
                    64 * CONF_KIB);
         p->on_made = peer_pause_made;
+        v->shrink = p->shrink = true;
         probe_verify(p, seed, 0);
     }
     conf_pair_start(c, &cl->base, &sv->base);
@@ -523,12 +534,15 @@ START_TEST(t_peer_reset)
     struct probe *a = probe_new(c, "writer");
     struct probe *b = probe_new(c, "resetter");
     b->on_made = peer_pause_made;
+    a->shrink = b->shrink = true;
     probe_pump(a, c->seed, 64 * conf_bulk(), CONF_MIX, 16 * CONF_KIB,
                256 * CONF_KIB);
     a->on_pause = pump_stop_at_pause;
     conf_probe_pair(c, a, b);
     CONF_WAIT(c, a->pauses == 1, 20000, "writes queued up");
-    CK(c, wire_transport_get_write_buffer_size(a->t) > 0, "nothing queued");
+    CK(c, probe_write_stream(a, c->seed, a->pump.sent, CONF_MIB) == 0, "write");
+    CK(c, wire_transport_get_write_buffer_size(a->t) > CONF_MIB / 2,
+       "nothing queued");
     conf_abort(b);
     CONF_WAIT(c, a->lost && b->lost, 20000, "both connections lost");
     CK(c, is_reset_error(a->lost_code), "writer lost %s (%s), not an error",

@@ -167,6 +167,7 @@ shut_factory(void *arg)
         return NULL;
     }
     struct probe *p = probe_new(c, "server");
+    p->shrink = true;
     /* Each connection queues data its client does not read yet: the
      * shutdown has something to flush. */
     probe_pump(p, c->seed, 64 * conf_bulk(), CONF_WRITE, 16 * CONF_KIB,
@@ -219,6 +220,7 @@ static struct probe *
 shut_client(struct conf_ctx *c, struct wire_server *s)
 {
     struct probe *p = probe_new(c, "client");
+    p->shrink = true;
     p->on_made = client_pause_made;
     probe_verify(p, c->seed, 0);
     struct wire_error err = {0};
@@ -226,6 +228,18 @@ shut_client(struct conf_ctx *c, struct wire_server *s)
                           NULL, NULL, &err);
     CK(c, rc == 0, "wire_connect: %s", err.message);
     return p;
+}
+
+/* Queue far more than the (fixed, small) kernel buffers hold, so the
+ * connection's queue cannot drain while its client does not read. */
+static void
+queue_more(struct conf_ctx *c, struct probe *sv)
+{
+    CK(c, probe_write_stream(sv, c->seed, sv->pump.sent, CONF_MIB) == 0,
+       "server write");
+    sv->pump.sent += CONF_MIB;
+    CK(c, wire_transport_get_write_buffer_size(sv->t) > CONF_MIB / 2,
+       "only %zu bytes queued", wire_transport_get_write_buffer_size(sv->t));
 }
 
 static bool
@@ -260,6 +274,8 @@ START_TEST(t_server_shutdown)
               "every connection with data queued");
     for (int i = 0; i < N; i++)
         CONF_WAIT(c, cl[i]->made, 10000, "clients connected");
+    for (int i = 0; i < N; i++)
+        queue_more(c, sh.servers[i]);
     CK(c, wire_server_connection_count(s) == N, "%zu connections",
        wire_server_connection_count(s));
     CK(c, wire_server_accepted_total(s) == N, "accepted total");
@@ -312,11 +328,13 @@ START_TEST(t_server_shutdown)
     struct probe *stuck = shut_client(c, s2);
     CONF_WAIT(c, all_paused(&sh2, 1) && stuck->made, 20000,
               "a connection with data queued");
+    queue_more(c, sh2.servers[0]);
     sh2.free_in_done = s2;
     long t0 = conf_now_ms();
     wire_server_shutdown(s2, 100, shut_done, &sh2);
     CONF_WAIT(c, sh2.done_calls == 1, 10000, "done after the deadline");
-    CK(c, conf_now_ms() - t0 >= 90, "done before the deadline");
+    CK(c, conf_now_ms() - t0 >= 90, "done after %ld ms, before the deadline "
+       "(server side: %s)", conf_now_ms() - t0, sh2.servers[0]->lost_msg);
     CK(c, sh2.count_at_done == 0, "%zu connections at done",
        sh2.count_at_done);
     struct probe *sv = sh2.servers[0];
