@@ -92,7 +92,11 @@ sock_write(struct wire_transport *t, const struct iovec *iov, int iovcnt)
      * write of more goes out in parts like any short write. */
     msg.msg_iovlen = (size_t)(iovcnt < IOV_MAX ? iovcnt : IOV_MAX);
     for (;;) {
-        ssize_t n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* send() for one buffer skips sendmsg's msghdr/iovec import. */
+        ssize_t n = iovcnt == 1
+                        ? send(s->fd, iov[0].iov_base, iov[0].iov_len,
+                               MSG_NOSIGNAL | MSG_DONTWAIT)
+                        : sendmsg(s->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0)
             return n;
         if (errno == EINTR)
