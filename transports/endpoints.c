@@ -42,29 +42,33 @@ find_scheme(const char *str, struct wire_error *err)
     return NULL;
 }
 
+/* Find the scheme and parse the endpoint in its shape.  On success `*ep`
+ * must be cleared by the caller. */
+static int
+lookup(const char *endpoint, const struct scheme **sc, struct wire_endpoint *ep,
+       struct wire_error *err)
+{
+    *sc = find_scheme(endpoint, err);
+    if (*sc == NULL)
+        return err->code;
+    return wire_endpoint_parse(endpoint, (*sc)->shape, ep, err);
+}
+
 int
 wire_connect(struct wire_loop *loop, const char *endpoint, struct wire_protocol *p,
              const struct wire_connect_options *opts, wire_connect_cb cb,
              void *arg, struct wire_error *err)
 {
     struct wire_error local = {0};
+    const struct scheme *sc;
+    struct wire_endpoint ep;
+    int rc;
     if (err == NULL)
         err = &local;
     if (loop == NULL || p == NULL) {
-        wire_error_set(err, WIRE_EINVAL, "wire_connect: loop and protocol are "
-                       "required");
-        wire_error_clear(&local);
-        return WIRE_EINVAL;
-    }
-    const struct scheme *sc = find_scheme(endpoint, err);
-    if (sc == NULL) {
-        int rc = err->code;
-        wire_error_clear(&local);
-        return rc;
-    }
-    struct wire_endpoint ep;
-    int rc = wire_endpoint_parse(endpoint, sc->shape, &ep, err);
-    if (rc == 0) {
+        rc = wire_error_set(err, WIRE_EINVAL,
+                            "wire_connect: loop and protocol are required");
+    } else if ((rc = lookup(endpoint, &sc, &ep, err)) == 0) {
         uint64_t timeout = opts && opts->timeout_ms ? opts->timeout_ms
                                                     : WIRE_DEFAULT_CONNECT_TIMEOUT_MS;
         rc = sc->connect(loop, &ep, endpoint, p, timeout, cb, arg, err);
@@ -81,23 +85,15 @@ wire_listen(struct wire_loop *loop, const char *endpoint,
             struct wire_error *err)
 {
     struct wire_error local = {0};
+    const struct scheme *sc;
+    struct wire_endpoint ep;
+    int rc;
     if (err == NULL)
         err = &local;
     if (loop == NULL || factory == NULL || server == NULL) {
-        wire_error_set(err, WIRE_EINVAL, "wire_listen: loop, factory and "
-                       "server are required");
-        wire_error_clear(&local);
-        return WIRE_EINVAL;
-    }
-    const struct scheme *sc = find_scheme(endpoint, err);
-    if (sc == NULL) {
-        int rc = err->code;
-        wire_error_clear(&local);
-        return rc;
-    }
-    struct wire_endpoint ep;
-    int rc = wire_endpoint_parse(endpoint, sc->shape, &ep, err);
-    if (rc == 0) {
+        rc = wire_error_set(err, WIRE_EINVAL,
+                            "wire_listen: loop, factory and server are required");
+    } else if ((rc = lookup(endpoint, &sc, &ep, err)) == 0) {
         rc = sc->listen(loop, &ep, factory, factory_arg, opts, server, err);
         wire_endpoint_clear(&ep);
     }
