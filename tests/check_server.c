@@ -9,6 +9,8 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -755,6 +757,68 @@ START_TEST(test_stop_accepting_inside_factory)
 }
 END_TEST
 
+/* EMFILE in accept: the server pauses accepting instead of spinning on a
+ * listening socket that stays readable, and accepts the waiting client as
+ * soon as a descriptor is free again.  Runs in its own process (Check's
+ * fork) because it lowers RLIMIT_NOFILE. */
+static int emfile_warnings;
+
+static void
+emfile_log(void *arg, enum wire_log_level level, const char *msg)
+{
+    (void)arg;
+    if (level >= WIRE_LOG_WARN && strstr(msg, "accept") != NULL)
+        emfile_warnings++;
+}
+
+START_TEST(test_accept_emfile_backs_off)
+{
+    if (!unit_can_fork)
+        return; /* setrlimit would leak into the other tests */
+    reg_reset();
+    emfile_warnings = 0;
+    wire_loop_set_log(loop, emfile_log, NULL);
+    struct wire_error err = {0};
+    ck_assert_int_eq(wire_listen(loop, "tcp://127.0.0.1:0", reg_factory, NULL,
+                                 NULL, &reg_server, &err), 0);
+    /* Fill the descriptor table, leaving exactly one free for the client
+     * socket, so the server's accept4 fails with EMFILE. */
+    struct rlimit rl = {64, 64};
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    int fill[64], nfill = 0;
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        ck_assert_int_lt(nfill, 64);
+        fill[nfill++] = fd;
+    }
+    ck_assert_int_gt(nfill, 1);
+    close(fill[--nfill]);
+    ck_assert_int_eq(wire_connect(loop, wire_server_address(reg_server),
+                                  reg_new(false), NULL, reg_conn_cb, NULL, &err), 0);
+    int one = 1;
+    ck_assert(unit_run_until(loop, reg_connected_n, &one, 10000));
+    /* The client is connected (kernel backlog) but cannot be accepted.
+     * Drive the loop for a while: a spinning server would log thousands
+     * of accept failures; a backing-off one a handful (10 ms doubling to
+     * 1 s). */
+    ck_assert_int_eq(wire_loop_run_until(loop, &never, 400), WIRE_ETIMEDOUT);
+    ck_assert_int_eq(reg_factory_calls, 0);
+    ck_assert_int_ge(emfile_warnings, 1);
+    ck_assert_int_le(emfile_warnings, 8);
+    /* Free a descriptor: the next retry accepts. */
+    close(fill[--nfill]);
+    ck_assert(unit_run_until(loop, reg_factory_n, &one, 10000));
+    ck_assert_uint_eq(wire_server_connection_count(reg_server), 1);
+    while (nfill > 0)
+        close(fill[--nfill]);
+    wire_server_free(reg_server);
+    ck_assert_int_eq(wire_loop_run_until(loop, &never, 10000), 1);
+    ck_assert_int_eq(reg_destroyed, 2);
+}
+END_TEST
+
 Suite *
 server_suite(void)
 {
@@ -793,6 +857,7 @@ server_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_loop_exits_after_name_lookup);
     tcase_add_test(tc, test_stop_accepting_inside_factory);
+    tcase_add_test(tc, test_accept_emfile_backs_off);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -87,7 +87,11 @@ WIRE_EXPORT int wire_loop_call_soon(struct wire_loop *loop, wire_loop_cb cb,
 
 /**
  * Like wire_loop_call_soon(), callable from any thread (it wakes the loop).
- * While an entry is pending the loop does not exit.
+ * While an entry is pending the loop does not exit.  The wakeup is set up
+ * on first use, which touches the event_base: make the first call (or a
+ * wire_loop_hold()) on the loop's thread before other threads post.  To
+ * keep wire_loop_run() from returning while a thread may still post,
+ * hold the loop (wire_loop_hold) until the thread is done.
  */
 WIRE_EXPORT int wire_loop_call_soon_threadsafe(struct wire_loop *loop,
                                                wire_loop_cb cb, void *arg);

@@ -21,7 +21,9 @@ extern "C" {
 /**
  * Called once, from the loop, when both sides are lost.  `err_a`/`err_b`
  * are each side's connection_lost error (NULL when clean); `bytes_ab` and
- * `bytes_ba` count what was relayed each way.
+ * `bytes_ba` count what was relayed each way.  A side that never
+ * connected also reports NULL here: its failure went to the callback of
+ * the wire_connect() that tried it.
  */
 typedef void (*wire_relay_done_cb)(void *arg, const struct wire_error *err_a,
                                    const struct wire_error *err_b,
