@@ -1,14 +1,16 @@
 /*
  * The loop: a libevent event_base plus what libwire needs around it — a
  * run-soon queue (intrusive, so deferring connection_lost never allocates),
- * timers, a thread-safe call-soon woken through an eventfd, a log hook, the
+ * a thread-safe call-soon woken through an eventfd, a log hook, the
  * shared receive buffer and the lazily created DNS resolver.
  *
- * wire_loop_run() drives the base one iteration at a time and stops when
- * nothing is left: no event added or active except the loop's own internal
- * ones (the eventfd watcher, the run_until deadline).  That is how "the
- * loop exits when nothing is left" stays true even after the thread-safe
- * wakeup was set up.
+ * wire_loop_run() stops when nothing is left: no event added or active
+ * except the loop's own internal ones (the eventfd watcher, the run_until
+ * deadline).  Without internal events libevent's own exit test is the
+ * same, so the base runs continuously; with them the loop steps one
+ * iteration at a time and decides itself.  That is how "the loop exits
+ * when nothing is left" stays true after the thread-safe wakeup was set
+ * up.  Timers live in timer.c.
  */
 #include "internal.h"
 
@@ -564,105 +566,4 @@ wire__loop_slot(struct wire_loop *loop, int which, void (*dtor)(void *))
     if (dtor != NULL)
         loop->slot_dtor[which] = dtor;
     return &loop->slots[which];
-}
-
-/* ---- timers ---- */
-
-struct wire_timer {
-    struct wire_loop *loop;
-    struct event *ev;
-    wire_loop_cb cb;
-    void *arg;
-    uint64_t repeat_ms;
-    unsigned gen;       /* bumped by every start/stop */
-    bool active;
-    bool in_cb;
-    bool dead;          /* freed from inside its own callback */
-};
-
-static void
-timer_arm(struct wire_timer *tm, uint64_t ms)
-{
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    event_add(tm->ev, &tv);
-}
-
-static void
-timer_fire(evutil_socket_t fd, short what, void *arg)
-{
-    struct wire_timer *tm = arg;
-    WIRE_UNUSED(fd);
-    WIRE_UNUSED(what);
-    unsigned gen = tm->gen;
-    if (tm->repeat_ms == 0)
-        tm->active = false;
-    tm->in_cb = true;
-    tm->cb(tm->arg);
-    tm->in_cb = false;
-    /* The callback may have freed the timer: it only marked it dead. */
-    if (tm->dead) {
-        event_free(tm->ev);
-        free(tm);
-        return;
-    }
-    /* Re-arm a repeating timer unless the callback stopped or restarted
-     * it (either bumps the generation). */
-    if (tm->repeat_ms != 0 && tm->gen == gen)
-        timer_arm(tm, tm->repeat_ms);
-}
-
-struct wire_timer *
-wire_timer_new(struct wire_loop *loop, wire_loop_cb cb, void *arg)
-{
-    struct wire_timer *tm = calloc(1, sizeof(*tm));
-    if (tm == NULL)
-        return NULL;
-    tm->loop = loop;
-    tm->cb = cb;
-    tm->arg = arg;
-    tm->ev = evtimer_new(loop->base, timer_fire, tm);
-    if (tm->ev == NULL) {
-        free(tm);
-        return NULL;
-    }
-    return tm;
-}
-
-int
-wire_timer_start(struct wire_timer *tm, uint64_t ms, uint64_t repeat_ms)
-{
-    event_del(tm->ev);
-    tm->gen++;
-    tm->repeat_ms = repeat_ms;
-    tm->active = true;
-    timer_arm(tm, ms);
-    return 0;
-}
-
-void
-wire_timer_stop(struct wire_timer *tm)
-{
-    event_del(tm->ev);
-    tm->gen++;
-    tm->active = false;
-}
-
-bool
-wire_timer_is_active(const struct wire_timer *tm)
-{
-    return tm->active;
-}
-
-void
-wire_timer_free(struct wire_timer *tm)
-{
-    if (tm == NULL)
-        return;
-    wire_timer_stop(tm);
-    if (tm->in_cb) {
-        tm->dead = true;
-        return;
-    }
-    event_free(tm->ev);
-    free(tm);
 }
