@@ -708,17 +708,22 @@ wire_transport_get_write_buffer_size(const struct wire_transport *t)
 }
 
 int
+wire_impl_info_string(void *out, size_t len, const char *s)
+{
+    if (out == NULL || len == 0)
+        return WIRE_EINVAL;
+    size_t n = strlen(s);
+    size_t c = n < len - 1 ? n : len - 1;
+    memcpy(out, s, c);
+    ((char *)out)[c] = '\0';
+    return (int)n;
+}
+
+int
 wire_transport_get_info(struct wire_transport *t, int key, void *out, size_t len)
 {
-    if (key == WIRE_INFO_NAME) {
-        if (out == NULL || len == 0)
-            return WIRE_EINVAL;
-        size_t n = strlen(t->ops->name);
-        size_t c = n < len - 1 ? n : len - 1;
-        memcpy(out, t->ops->name, c);
-        ((char *)out)[c] = '\0';
-        return (int)n;
-    }
+    if (key == WIRE_INFO_NAME)
+        return wire_impl_info_string(out, len, t->ops->name);
     for (struct wire_transport *x = t; x != NULL; x = x->lower) {
         if (x->ops->get_info == NULL)
             continue;

@@ -51,22 +51,42 @@ conn_free(struct wire__connector *c)
     free(c);
 }
 
+void
+wire__connect_failedv(struct wire_protocol *p, wire_connect_cb cb, void *arg,
+                      int code, const char *fmt, va_list ap)
+{
+    struct wire_error e = {0};
+    wire_error_setv(&e, code, fmt, ap);
+    wire_protocol_destroy(p);
+    if (cb != NULL)
+        cb(arg, NULL, &e);
+    wire_error_clear(&e);
+}
+
+void
+wire__connect_failed(struct wire_protocol *p, wire_connect_cb cb, void *arg,
+                     int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wire__connect_failedv(p, cb, arg, code, fmt, ap);
+    va_end(ap);
+}
+
 static void
 conn_fail(struct wire__connector *c, int code, const char *fmt, ...)
 {
-    struct wire_error e = {0};
+    /* Format before freeing: the message names c->what. */
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    wire_error_setv(&e, code, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     wire_connect_cb cb = c->cb;
     void *arg = c->arg;
     struct wire_protocol *p = c->p;
     conn_free(c);
-    wire_protocol_destroy(p);
-    if (cb != NULL)
-        cb(arg, NULL, &e);
-    wire_error_clear(&e);
+    wire__connect_failed(p, cb, arg, code, "%s", msg);
 }
 
 static void

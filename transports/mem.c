@@ -171,9 +171,9 @@ mem_get_info(struct wire_transport *t, int key, void *out, size_t len)
     struct mem_side *s = side_of(t);
     if (key != WIRE_INFO_PEER && key != WIRE_INFO_LOCAL)
         return WIRE_ENOTSUP;
-    if (out == NULL || len == 0)
-        return WIRE_EINVAL;
-    return snprintf(out, len, "mem:%s", s->name);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "mem:%s", s->name);
+    return wire_impl_info_string(out, len, buf);
 }
 
 static void
@@ -217,9 +217,6 @@ struct pair_start {
     struct wire_soon node;
     struct mem_side *a, *b;
     struct wire_protocol *pa, *pb;
-    struct wire_server *server; /* mem: endpoint: b goes to this server */
-    wire_connect_cb cb;
-    void *arg;
 };
 
 static void
@@ -227,12 +224,7 @@ pair_start_run(struct wire_soon *node)
 {
     struct pair_start *ps = wire_container_of(node, struct pair_start, node);
     wire_impl_start(&ps->a->base, ps->pa);
-    if (ps->server != NULL)
-        wire_impl_server_adopt(ps->server, &ps->b->base);
-    else
-        wire_impl_start(&ps->b->base, ps->pb);
-    if (ps->cb != NULL)
-        ps->cb(ps->arg, &ps->a->base, NULL);
+    wire_impl_start(&ps->b->base, ps->pb);
     wire_transport_unref(&ps->a->base);
     wire_transport_unref(&ps->b->base);
     free(ps);
@@ -437,13 +429,9 @@ dial_run(struct wire_soon *node)
     else if (pair_new(d->loop, ml->bufsize, d->name, &a, &b) < 0)
         code = WIRE_ENOMEM;
     if (code != 0) {
-        struct wire_error e = {0};
-        wire_error_set(&e, code, "connect to mem:%s failed: %s", d->name,
-                       wire_strerror(code));
-        wire_protocol_destroy(d->p);
-        if (d->cb != NULL)
-            d->cb(d->arg, NULL, &e);
-        wire_error_clear(&e);
+        wire__connect_failed(d->p, d->cb, d->arg, code,
+                             "connect to mem:%s failed: %s", d->name,
+                             wire_strerror(code));
         free(d->name);
         free(d);
         return;

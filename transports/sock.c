@@ -167,18 +167,6 @@ wire__sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
 }
 
 static int
-copy_str(void *out, size_t len, const char *s)
-{
-    size_t n = strlen(s);
-    if (out == NULL || len == 0)
-        return WIRE_EINVAL;
-    size_t c = n < len - 1 ? n : len - 1;
-    memcpy(out, s, c);
-    ((char *)out)[c] = '\0';
-    return (int)n;
-}
-
-static int
 sock_get_info(struct wire_transport *t, int key, void *out, size_t len)
 {
     struct sock_transport *s = sock_of(t);
@@ -212,7 +200,7 @@ sock_get_info(struct wire_transport *t, int key, void *out, size_t len)
             return (int)sl;
         }
         wire__sockaddr_format((struct sockaddr *)&ss, sl, buf, sizeof(buf));
-        return copy_str(out, len, buf);
+        return wire_impl_info_string(out, len, buf);
     }
     default:
         return WIRE_ENOTSUP;

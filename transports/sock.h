@@ -37,6 +37,15 @@ int wire__connect_addrs(struct wire_loop *loop, const char *what,
                         size_t naddrs, uint64_t timeout_ms, bool nodelay,
                         struct wire_protocol *p, wire_connect_cb cb, void *arg);
 
+/* Report a failed connect exactly once: destroy the protocol (it never
+ * saw connection_made), then call `cb` with the formatted error.  The
+ * caller has already released its own state. */
+void wire__connect_failed(struct wire_protocol *p, wire_connect_cb cb,
+                          void *arg, int code, const char *fmt, ...)
+    WIRE_PRINTF(5, 6);
+void wire__connect_failedv(struct wire_protocol *p, wire_connect_cb cb,
+                           void *arg, int code, const char *fmt, va_list ap);
+
 /* The TCP connector resolves first (evdns), then connects. */
 int wire__tcp_connect(struct wire_loop *loop, const struct wire_endpoint *ep,
                       const char *str, struct wire_protocol *p,

@@ -160,10 +160,7 @@ st_get_info(struct wire_transport *t, int key, void *out, size_t len)
     WIRE_UNUSED(t);
     if (key != WIRE_INFO_PEER && key != WIRE_INFO_LOCAL)
         return WIRE_ENOTSUP;
-    if (out == NULL || len < 8)
-        return WIRE_EINVAL;
-    memcpy(out, "string:", 8);
-    return 7;
+    return wire_impl_info_string(out, len, "string:");
 }
 
 static void

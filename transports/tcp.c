@@ -50,18 +50,17 @@ resolve_free(struct resolve *r)
 static void
 resolve_fail(struct resolve *r, int code, const char *fmt, ...)
 {
-    struct wire_error e = {0};
+    /* Format before freeing: the message names r->host. */
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    wire_error_setv(&e, code, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    struct wire_protocol *p = r->p;
     wire_connect_cb cb = r->cb;
     void *arg = r->arg;
-    wire_protocol_destroy(r->p);
     resolve_free(r);
-    if (cb != NULL)
-        cb(arg, NULL, &e);
-    wire_error_clear(&e);
+    wire__connect_failed(p, cb, arg, code, "%s", msg);
 }
 
 static void
@@ -121,11 +120,10 @@ resolve_timeout(void *arg)
     struct evdns_getaddrinfo_request *req = r->req;
     wire_connect_cb cb = r->cb;
     void *cbarg = r->arg;
-    struct wire_error e = {0};
-    wire_error_set(&e, WIRE_ETIMEDOUT, "connect to %s: timed out after %llu ms "
-                   "resolving %s", r->what, (unsigned long long)r->timeout_ms,
-                   r->host);
-    wire_protocol_destroy(r->p);
+    struct wire_protocol *p = r->p;
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "connect to %s: timed out after %llu ms "
+             "resolving %s", r->what, (unsigned long long)r->timeout_ms, r->host);
     r->p = NULL;
     wire_timer_stop(r->timer);
     /* Cancel calls `resolved` (done is set, so it only frees r). */
@@ -133,9 +131,7 @@ resolve_timeout(void *arg)
         evdns_getaddrinfo_cancel(req);
     else
         resolve_free(r);
-    if (cb != NULL)
-        cb(cbarg, NULL, &e);
-    wire_error_clear(&e);
+    wire__connect_failed(p, cb, cbarg, WIRE_ETIMEDOUT, "%s", msg);
 }
 
 static void

@@ -149,6 +149,11 @@ WIRE_EXPORT void wire_impl_fail(struct wire_transport *t, int code,
 WIRE_EXPORT void wire_impl_lost(struct wire_transport *t,
                                 const struct wire_error *err);
 
+/** Answer a string-valued get_info key: copy `s` into `out` (`len`
+ *  bytes, NUL-terminated, truncated to fit).  Returns strlen(s) or
+ *  WIRE_EINVAL when there is no room for the NUL. */
+WIRE_EXPORT int wire_impl_info_string(void *out, size_t len, const char *s);
+
 /** Run `node->fn(node)` on a later turn: on the loop, or, for a stack
  *  without a loop, when the string transport at its bottom is stepped.
  *  A node already queued stays where it is. */
