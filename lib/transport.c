@@ -162,7 +162,9 @@ wire_impl_read_done(struct wire_transport *t, void *buf, size_t n)
 bool
 wire_impl_data(struct wire_transport *t, const void *data, size_t len)
 {
-    if (len == 0)
+    /* A byte stream has no empty reads; a message transport (one that
+     * frames its writes) has empty messages. */
+    if (len == 0 && t->ops->frame == NULL)
         return wire__transport_wants_input(t);
     wire__proto_data(t, data, len);
     /* The callback may have paused, closed or aborted: keep the handle's
@@ -266,28 +268,72 @@ ensure_out(struct wire_transport *t)
     return t->out != NULL ? 0 : WIRE_ENOMEM;
 }
 
+static void
+ref_release(struct ref_ctx *rc)
+{
+    if (rc != NULL) {
+        rc->cb(rc->arg, rc->data, rc->len);
+        free(rc);
+    }
+}
+
+#define WIRE_FRAME_IOV 16
+
 /*
- * The common write path.  Writes through when nothing is queued and the
- * handle is not held by a PEP pause; queues the rest (copied, or by
- * reference when `rc` is given).
+ * The common write path.  A message layer frames the write first (ops->
+ * frame), so what follows sees bytes only.  Writes through when nothing
+ * is queued and the handle is not held by a PEP pause; queues the rest
+ * (copied, or the payload by reference when `rc` is given: write_ref
+ * passes exactly one payload buffer).
  */
 static int
 write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
              struct ref_ctx *rc)
 {
     int st = write_state(t);
-    if (st < 0)
+    if (st < 0) {
+        free(rc);
         return st;
+    }
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
-    if (total == 0) {
-        if (rc != NULL) {
-            rc->cb(rc->arg, rc->data, rc->len);
+    int ref_idx = rc != NULL ? 0 : -1;
+    struct iovec fiov_small[WIRE_FRAME_IOV];
+    struct iovec *fiov = NULL;
+    struct wire_frame fr;
+    if (t->ops->frame != NULL) {
+        fr.head_len = 0;
+        fr.tail = NULL;
+        fr.tail_len = 0;
+        int frc = t->ops->frame(t, iov, iovcnt, total, &fr);
+        if (frc < 0) {
             free(rc);
+            return frc;
         }
-        return 0;
+        fiov = iovcnt + 2 <= WIRE_FRAME_IOV
+                   ? fiov_small
+                   : malloc(sizeof(*fiov) * (size_t)(iovcnt + 2));
+        if (fiov == NULL) {
+            free(rc);
+            return WIRE_ENOMEM;
+        }
+        int n = 0;
+        if (fr.head_len > 0)
+            fiov[n++] = (struct iovec){fr.head, fr.head_len};
+        if (ref_idx >= 0)
+            ref_idx = n;
+        for (int i = 0; i < iovcnt; i++)
+            fiov[n++] = iov[i];
+        if (fr.tail_len > 0)
+            fiov[n++] = (struct iovec){(void *)(uintptr_t)fr.tail, fr.tail_len};
+        iov = fiov;
+        iovcnt = n;
+        total += fr.head_len + fr.tail_len;
     }
+    int ret = 0;
+    if (total == 0)
+        goto out;
     size_t done = 0;
     if (out_len(t) == 0 && !(t->flags & WIRE_T_PAUSED_ALL)) {
         ssize_t w = t->ops->write(t, iov, iovcnt);
@@ -295,23 +341,16 @@ write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
             /* The connection failed: the error goes to connection_lost,
              * once; the bytes were accepted as far as the caller knows. */
             wire_impl_fail(t, (int)w, "write: %s", wire_strerror((int)w));
-            if (rc != NULL) {
-                rc->cb(rc->arg, rc->data, rc->len);
-                free(rc);
-            }
-            return 0;
+            goto out;
         }
         done = (size_t)w;
-        if (done >= total) {
-            if (rc != NULL) {
-                rc->cb(rc->arg, rc->data, rc->len);
-                free(rc);
-            }
-            return 0;
-        }
+        if (done >= total)
+            goto out;
     }
-    if (ensure_out(t) < 0)
-        return WIRE_ENOMEM;
+    if (ensure_out(t) < 0) {
+        ret = WIRE_ENOMEM;
+        goto out;
+    }
     /* Queue what is left, skipping the `done` bytes already written. */
     size_t skip = done;
     for (int i = 0; i < iovcnt; i++) {
@@ -325,19 +364,31 @@ write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
         len -= skip;
         skip = 0;
         int r;
-        if (rc != NULL) {
-            /* write_ref passes exactly one buffer */
+        if (i == ref_idx) {
             r = evbuffer_add_reference(outbuf(t), base, len, ref_cleanup, rc);
+            if (r == 0)
+                rc = NULL; /* the queue releases it */
         } else {
             r = evbuffer_add(outbuf(t), base, len);
         }
-        if (r != 0)
-            return WIRE_ENOMEM;
+        if (r != 0) {
+            ret = WIRE_ENOMEM;
+            goto out;
+        }
     }
     if (!(t->flags & WIRE_T_PAUSED_ALL))
         set_want_write(t, true);
     check_high(t);
-    return 0;
+out:
+    if (fiov != NULL && fiov != fiov_small)
+        free(fiov);
+    /* Not queued by reference: written (release now), or an error return
+     * (the buffer stays the caller's). */
+    if (ret < 0)
+        free(rc);
+    else
+        ref_release(rc);
+    return ret;
 }
 
 int

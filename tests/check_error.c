@@ -46,6 +46,7 @@ START_TEST(test_table_distinct)
     ck_assert_int_eq(WIRE_ECLOSED, -30001);
     ck_assert_str_eq(wire_err_name(WIRE_ECLOSED), "WIRE_ECLOSED");
     ck_assert_str_eq(wire_err_name(WIRE_ECANCELED), "WIRE_ECANCELED");
+    ck_assert_str_eq(wire_err_name(WIRE_EINCOMPLETE), "WIRE_EINCOMPLETE");
     ck_assert_str_eq(wire_strerror(WIRE_ETIMEDOUT), "operation timed out");
 }
 END_TEST
@@ -79,7 +80,7 @@ START_TEST(test_unknown_codes)
     /* Positive, between the errno range and ours, just outside our table,
      * and at the extremes. */
     static const int unknown[] = {1, 12345, -5000, -29999, -30000,
-                                  -30017, -99999, 0x7fffffff, -0x7fffffff - 1};
+                                  -30018, -99999, 0x7fffffff, -0x7fffffff - 1};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         ck_assert_str_eq(wire_strerror(unknown[i]), "unknown error");
         ck_assert_str_eq(wire_err_name(unknown[i]), "UNKNOWN");

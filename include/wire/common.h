@@ -54,7 +54,8 @@ extern "C" {
     XX(EINVAL, -30013, "invalid argument")                                    \
     XX(ESHUTDOWN, -30014, "server is shutting down")                          \
     XX(ECONTRACT, -30015, "protocol callback contract violated")              \
-    XX(ECANCELED, -30016, "operation canceled")
+    XX(ECANCELED, -30016, "operation canceled")                               \
+    XX(EINCOMPLETE, -30017, "input ended in the middle of a message")
 
 enum wire_errno {
 #define WIRE__ERR_ENUM(name, value, msg) WIRE_##name = (value),

@@ -41,7 +41,9 @@ struct wire_protocol_ops {
     /** The transport is ready.  `t` stays valid until connection_lost
      *  returns; take a reference (wire_transport_ref) to keep it longer. */
     void (*connection_made)(struct wire_protocol *p, struct wire_transport *t);
-    /** Bytes arrived.  `data` is valid only during the call. */
+    /** Bytes arrived.  `data` is valid only during the call.  On a byte
+     *  stream `len` is never 0; on a message layer (chunk, lenprefix)
+     *  each call is one message, and an empty message has `len` 0. */
     void (*data_received)(struct wire_protocol *p, const void *data,
                           size_t len);
     /** The peer will send nothing more.  Return true to keep the

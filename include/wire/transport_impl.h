@@ -36,6 +36,16 @@ enum wire_transport_caps {
 };
 
 /** A node in the loop's run-soon queue; embedded, never allocated. */
+/** What a message layer puts around one write (see ops->frame).  `head`
+ *  is copied by the core; `tail` must stay valid as long as the transport
+ *  (a delimiter kept by the layer). */
+struct wire_frame {
+    unsigned char head[32];
+    size_t head_len;
+    const void *tail;
+    size_t tail_len;
+};
+
 struct wire_soon {
     struct wire_soon *next;
     void (*fn)(struct wire_soon *node);
@@ -74,6 +84,15 @@ struct wire_transport_ops {
      *  `node` to run when the test steps the transport.  Layers stacked on
      *  such a transport defer through it. */
     void (*defer)(struct wire_transport *t, struct wire_soon *node);
+    /** Optional, for message layers (chunk, lenprefix): frame each write
+     *  as it is made, before anything is queued, so message boundaries
+     *  survive the output queue.  Fill `f` with the bytes that go before
+     *  and after the payload (`total` bytes in `iov`), or return a
+     *  negative code to refuse the write (nothing is written; the caller
+     *  gets the code).  Called for empty writes too: an empty message is
+     *  still a message. */
+    int (*frame)(struct wire_transport *t, const struct iovec *iov,
+                 int iovcnt, size_t total, struct wire_frame *f);
 };
 
 struct wire__outq;
@@ -234,7 +253,23 @@ WIRE_EXPORT void wire_layer_hook_free(struct wire_transport *t);
         .close = wire_layer_hook_close,                                       \
         .get_info = wire_layer_hook_get_info,                                 \
         .free = wire_layer_hook_free,                                         \
-        .defer = NULL,                                                        \
+        .defer = NULL, .frame = NULL,                                         \
+    }
+
+/** The transport ops of a message layer whose writes are framed by
+ *  `framefn` (see ops->frame). */
+#define WIRE_LAYER_FRAMING_OPS(lname, lcaps, framefn)                         \
+    {                                                                         \
+        .name = (lname), .caps = (lcaps),                                     \
+        .read_start = wire_layer_hook_read_start,                             \
+        .read_stop = wire_layer_hook_read_stop,                               \
+        .write = wire_layer_hook_write,                                       \
+        .want_write = wire_layer_hook_want_write,                             \
+        .shutdown_write = wire_layer_hook_shutdown_write,                     \
+        .close = wire_layer_hook_close,                                       \
+        .get_info = wire_layer_hook_get_info,                                 \
+        .free = wire_layer_hook_free,                                         \
+        .defer = NULL, .frame = (framefn),                                    \
     }
 
 /**

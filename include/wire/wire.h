@@ -16,5 +16,7 @@
 #include <wire/mem.h>
 #include <wire/string_transport.h>
 #include <wire/relay.h>
+#include <wire/framing.h>
+#include <wire/stream.h>
 
 #endif /* WIRE_WIRE_H */

@@ -1,0 +1,138 @@
+/*
+ * libwire — the stream reader/writer: write a parser the way you would
+ * write it by hand ("wait for 4 bytes, then for that many"), as asyncio's
+ * StreamReader/StreamWriter and ohneio let you, with callbacks.
+ *
+ *   static void on_open(struct wire_stream *s, void *arg)
+ *   {   wire_stream_read_exactly(s, 4, on_header, arg);   }
+ *   static void on_header(struct wire_stream *s, const void *d, size_t n,
+ *                         const struct wire_error *err, void *arg)
+ *   {   if (err) return;  wire_stream_read_exactly(s, be32(d), on_body, arg);   }
+ *
+ * Reads are queued and completed in the order they were asked for.  A
+ * read's callback is never called from inside the call that asked for it:
+ * it runs as soon as the current callback returns (so a parser walking a
+ * buffer of many messages neither recurses nor waits for the loop), or
+ * from the loop when the read was asked for outside any callback.
+ *
+ * The data a callback receives is valid during the call only.  When a read
+ * cannot complete, its callback gets the error and whatever partial data
+ * it consumed:
+ *   WIRE_EINCOMPLETE  the input ended first (the partial data is given and
+ *                     consumed);
+ *   WIRE_EMSGSIZE     read_until found no separator within the limit (the
+ *                     data is given but stays buffered: read it with
+ *                     read/read_exactly, or close);
+ *   other             the connection was lost with that error (partial
+ *                     data given and consumed).
+ *
+ * Flow control: reading from the transport pauses while more than `limit`
+ * bytes (or what the first queued read needs, if more) are buffered, and
+ * resumes as reads consume them.  Writes are the transport's; drain()
+ * waits for the output queue to fall to the low watermark.
+ */
+#ifndef WIRE_STREAM_H
+#define WIRE_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+#include <wire/common.h>
+#include <wire/protocol.h>
+#include <wire/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct wire_stream;
+
+/** Default buffering limit (asyncio's). */
+#define WIRE_STREAM_DEFAULT_LIMIT ((size_t)64 * 1024)
+/** Default maximum for read_to_eof. */
+#define WIRE_STREAM_DEFAULT_EOF_LIMIT ((size_t)16 * 1024 * 1024)
+
+/** A read completed (err NULL) or failed (see above). */
+typedef void (*wire_stream_read_cb)(struct wire_stream *s, const void *data,
+                                    size_t len, const struct wire_error *err,
+                                    void *arg);
+/** drain: the output queue is at or below the low watermark (err NULL),
+ *  or the connection is gone (err says why; WIRE_ECLOSED after a clean
+ *  close). */
+typedef void (*wire_stream_done_cb)(struct wire_stream *s,
+                                    const struct wire_error *err, void *arg);
+
+struct wire_stream_opts {
+    /** Buffering limit and read_until's limit; 0: default. */
+    size_t limit;
+    /** Most read_to_eof will gather; 0: default. */
+    size_t eof_limit;
+};
+
+struct wire_stream_handler {
+    /** The connection is up: ask for the first read here. */
+    void (*open)(struct wire_stream *s, void *arg);
+    /** The connection is gone (after every queued read was answered and
+     *  every drain waiter called): err NULL after a clean close.  The
+     *  stream is freed after this returns. */
+    void (*closed)(struct wire_stream *s, const struct wire_error *err,
+                   void *arg);
+    /** The protocol is being destroyed (also when never started). */
+    void (*destroy)(void *arg);
+};
+
+/** A stream protocol.  `o` NULL: defaults; `h` is copied. */
+WIRE_EXPORT struct wire_protocol *
+wire_stream_new(const struct wire_stream_opts *o,
+                const struct wire_stream_handler *h, void *arg);
+
+/* ---- reading: each returns 0 (queued) or an error (nothing queued):
+ * WIRE_EINVAL for bad arguments, WIRE_ECLOSED once closed or lost. ---- */
+
+/** Up to `n` (> 0) bytes, as soon as at least one is there; 0 bytes with
+ *  no error at end of input. */
+WIRE_EXPORT int wire_stream_read(struct wire_stream *s, size_t n,
+                                 wire_stream_read_cb cb, void *arg);
+/** Exactly `n` bytes (n may exceed the limit; 0 completes at once). */
+WIRE_EXPORT int wire_stream_read_exactly(struct wire_stream *s, size_t n,
+                                         wire_stream_read_cb cb, void *arg);
+/** Up to and including the separator (1..64 bytes, copied). */
+WIRE_EXPORT int wire_stream_read_until(struct wire_stream *s, const void *sep,
+                                       size_t seplen, wire_stream_read_cb cb,
+                                       void *arg);
+/** read_until "\n". */
+WIRE_EXPORT int wire_stream_read_line(struct wire_stream *s,
+                                      wire_stream_read_cb cb, void *arg);
+/** Everything until end of input (at most eof_limit, else WIRE_EMSGSIZE
+ *  with the data left buffered). */
+WIRE_EXPORT int wire_stream_read_to_eof(struct wire_stream *s,
+                                        wire_stream_read_cb cb, void *arg);
+
+/** Bytes buffered and not yet read. */
+WIRE_EXPORT size_t wire_stream_buffered(const struct wire_stream *s);
+/** True once the peer's end of input arrived and every byte was read. */
+WIRE_EXPORT bool wire_stream_at_eof(const struct wire_stream *s);
+
+/* ---- writing ---- */
+
+WIRE_EXPORT int wire_stream_write(struct wire_stream *s, const void *data,
+                                  size_t len);
+WIRE_EXPORT int wire_stream_write_sequence(struct wire_stream *s,
+                                           const struct iovec *iov, int iovcnt);
+/** Call `cb` once the output queue is at or below the low watermark (from
+ *  the loop, never inside this call).  Any number of waiters.  0 or
+ *  WIRE_ECLOSED / WIRE_ENOMEM (cb not called). */
+WIRE_EXPORT int wire_stream_drain(struct wire_stream *s,
+                                  wire_stream_done_cb cb, void *arg);
+WIRE_EXPORT int wire_stream_write_eof(struct wire_stream *s);
+/** Close after the queued output is written. */
+WIRE_EXPORT void wire_stream_close(struct wire_stream *s);
+/** Close now, dropping queued output. */
+WIRE_EXPORT void wire_stream_abort(struct wire_stream *s);
+/** The transport, between open and closed (else NULL). */
+WIRE_EXPORT struct wire_transport *wire_stream_transport(const struct wire_stream *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WIRE_STREAM_H */

@@ -1,0 +1,448 @@
+/*
+ * chunk and lines: messages split by a delimiter.
+ *
+ * Reading: chunks that lie whole inside one read are delivered in place
+ * (no copy); only the unterminated tail of a read is kept, in a buffer
+ * that never grows past the maximum chunk length plus the delimiter.  A
+ * multi-byte delimiter split across reads is found by checking the
+ * buffer's tail against the head of the next read.
+ *
+ * Writing: ops->frame adds the delimiter after each write's payload, so a
+ * write is one chunk whatever the output queue does later.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include "framing_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_DELIM_MAX 64
+
+struct chunk {
+    struct wire_layer l; /* first: the layer's memory is the chunk's */
+    char delim[CHUNK_DELIM_MAX];
+    char wdelim[CHUNK_DELIM_MAX];
+    size_t dlen, wdlen;
+    size_t max;
+    size_t slack; /* unterminated bytes beyond `max` that may still end well */
+    bool strip_cr, partial_at_eof, unchecked;
+    bool failed;
+    char *buf; /* unterminated bytes of the current chunk */
+    size_t blen, bcap;
+    uint64_t in;    /* stream offset of the next byte from below */
+    struct wire_layer_ops *own_ops; /* when a custom name was given */
+    char *own_name;
+};
+
+static int chunk_frame(struct wire_transport *t, const struct iovec *iov,
+                       int iovcnt, size_t total, struct wire_frame *f);
+static int chunk_recv(struct wire_layer *l, const void *data, size_t len);
+static int chunk_recv_eof(struct wire_layer *l);
+static void chunk_destroy(struct wire_layer *l);
+
+#define CHUNK_LAYER_OPS(lname)                                                \
+    {                                                                         \
+        .transport = WIRE_LAYER_FRAMING_OPS(lname, WIRE_CAP_HALF_CLOSE_IF_LOWER, \
+                                            chunk_frame),                     \
+        .recv = chunk_recv, .recv_eof = chunk_recv_eof,                       \
+        .destroy = chunk_destroy,                                             \
+    }
+
+static const struct wire_layer_ops chunk_ops = CHUNK_LAYER_OPS("chunk");
+static const struct wire_layer_ops lines_ops = CHUNK_LAYER_OPS("lines");
+
+static struct chunk *
+chunk_of_transport(struct wire_transport *t)
+{
+    return (struct chunk *)(void *)wire_fr_container_of(t, struct wire_layer,
+                                                        above);
+}
+
+static bool
+is_chunk(const struct wire_transport *t)
+{
+    return t != NULL && t->ops != NULL && t->ops->frame == chunk_frame;
+}
+
+void
+wire_chunk_opts_init(struct wire_chunk_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->delim = "\n";
+    o->delim_len = 1;
+    o->max_len = WIRE_CHUNK_DEFAULT_MAX;
+}
+
+void
+wire_lines_opts_init(struct wire_chunk_opts *o, bool accept_crlf,
+                     bool write_crlf)
+{
+    wire_chunk_opts_init(o);
+    o->strip_cr = accept_crlf;
+    if (write_crlf) {
+        o->write_delim = "\r\n";
+        o->write_delim_len = 2;
+    }
+    o->name = "lines";
+}
+
+/* ---- writing ---- */
+
+/* Does the payload contain the delimiter (also across iovec edges)? */
+static bool
+payload_has_delim(const struct chunk *c, const struct iovec *iov, int iovcnt)
+{
+    /* The write delimiter's last byte ends every delimiter we read when
+     * they differ only by a '\r' (lines); checking for `delim` is what
+     * keeps the peer's framing intact. */
+    const char *d = c->delim;
+    size_t dl = c->dlen;
+    if (dl == 1) {
+        for (int i = 0; i < iovcnt; i++)
+            if (iov[i].iov_len > 0 && memchr(iov[i].iov_base, d[0], iov[i].iov_len))
+                return true;
+        return false;
+    }
+    /* Multi-byte: search each piece, then the seams. */
+    char seam[2 * CHUNK_DELIM_MAX];
+    size_t keep = 0; /* bytes of the previous pieces' tail in seam */
+    for (int i = 0; i < iovcnt; i++) {
+        const char *b = iov[i].iov_base;
+        size_t n = iov[i].iov_len;
+        if (n == 0)
+            continue;
+        if (n >= dl && memmem(b, n, d, dl) != NULL)
+            return true;
+        if (keep > 0) {
+            size_t take = n < dl - 1 ? n : dl - 1;
+            memcpy(seam + keep, b, take);
+            if (memmem(seam, keep + take, d, dl) != NULL)
+                return true;
+        }
+        /* New tail: the last dl-1 bytes of everything so far. */
+        if (n >= dl - 1) {
+            memcpy(seam, b + n - (dl - 1), dl - 1);
+            keep = dl - 1;
+        } else {
+            size_t total = keep + n;
+            memmove(seam + keep, b, n); /* seam[0..keep) still holds the old tail */
+            if (total > dl - 1) {
+                memmove(seam, seam + total - (dl - 1), dl - 1);
+                total = dl - 1;
+            }
+            keep = total;
+        }
+    }
+    return false;
+}
+
+static int
+chunk_frame(struct wire_transport *t, const struct iovec *iov, int iovcnt,
+            size_t total, struct wire_frame *f)
+{
+    struct chunk *c = chunk_of_transport(t);
+    (void)total;
+    if (!c->unchecked && payload_has_delim(c, iov, iovcnt))
+        return WIRE_EINVAL;
+    f->tail = c->wdelim;
+    f->tail_len = c->wdlen;
+    return 0;
+}
+
+int
+wire_chunk_write(struct wire_transport *t, const void *data, size_t len)
+{
+    if (!is_chunk(t) || (data == NULL && len > 0))
+        return WIRE_EINVAL;
+    return wire_transport_write(t, data, len);
+}
+
+int
+wire_line_write(struct wire_transport *t, const char *line)
+{
+    if (line == NULL)
+        return WIRE_EINVAL;
+    return wire_chunk_write(t, line, strlen(line));
+}
+
+int
+wire_line_writef(struct wire_transport *t, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return WIRE_EINVAL;
+    if ((size_t)n < sizeof(small))
+        return wire_chunk_write(t, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (big == NULL)
+        return WIRE_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = wire_chunk_write(t, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+#define CHUNK_STOP 1 /* the layer failed or nobody above wants more */
+
+static int
+fail_long(struct chunk *c, uint64_t start)
+{
+    c->failed = true;
+    wire_layer_fail(&c->l, WIRE_EMSGSIZE,
+                    "%s: message at stream offset %llu is longer than the "
+                    "limit of %zu bytes",
+                    c->l.lops->transport.name, (unsigned long long)start,
+                    c->max);
+    return CHUNK_STOP;
+}
+
+/* One chunk found: `n` bytes at `p` (delimiter excluded), which began at
+ * stream offset `start`. */
+static int
+emit(struct chunk *c, const char *p, size_t n, uint64_t start)
+{
+    if (c->strip_cr && n > 0 && p[n - 1] == '\r')
+        n--;
+    if (n > c->max)
+        return fail_long(c, start);
+    return wire_layer_deliver(&c->l, p, n) < 0 ? CHUNK_STOP : 0;
+}
+
+static const char *
+find_delim(const struct chunk *c, const char *p, size_t n)
+{
+    if (c->dlen == 1)
+        return memchr(p, c->delim[0], n);
+    return n >= c->dlen ? memmem(p, n, c->delim, c->dlen) : NULL;
+}
+
+static int
+buf_append(struct chunk *c, const char *p, size_t n)
+{
+    if (c->blen + n > c->bcap) {
+        size_t cap = c->bcap ? c->bcap : 256;
+        while (cap < c->blen + n)
+            cap *= 2;
+        if (cap > c->max + c->slack)
+            cap = c->max + c->slack;
+        char *nb = realloc(c->buf, cap);
+        if (nb == NULL) {
+            c->failed = true;
+            wire_layer_fail(&c->l, WIRE_ENOMEM, "%s: out of memory",
+                            c->l.lops->transport.name);
+            return CHUNK_STOP;
+        }
+        c->buf = nb;
+        c->bcap = cap;
+    }
+    memcpy(c->buf + c->blen, p, n);
+    c->blen += n;
+    return 0;
+}
+
+/* Finish the buffered chunk with the first `n` bytes of `p` (the delimiter
+ * ends right after them, or `cut` bytes of the buffer belong to it). */
+static int
+emit_buffered(struct chunk *c, const char *p, size_t n, size_t cut,
+              uint64_t start)
+{
+    int rc;
+    if (c->blen - cut + n > c->max + (c->strip_cr ? 1 : 0))
+        return fail_long(c, start);
+    if (n > 0 && (rc = buf_append(c, p, n)) != 0)
+        return rc;
+    size_t len = c->blen - cut;
+    c->blen = 0;
+    return emit(c, c->buf, len, start);
+}
+
+static int
+chunk_recv(struct wire_layer *l, const void *data, size_t len)
+{
+    struct chunk *c = (struct chunk *)(void *)l;
+    const char *d = data;
+    uint64_t base = c->in; /* stream offset of d[0] */
+    c->in += len;
+    if (c->failed)
+        return 0;
+    size_t pos = 0;
+    if (c->blen > 0) {
+        uint64_t start = base - c->blen;
+        /* A delimiter that began in the buffer (multi-byte only): the
+         * earliest one to end wins. */
+        for (size_t k = c->dlen - 1; k >= 1; k--) {
+            if (k > c->blen || c->dlen - k > len)
+                continue;
+            if (memcmp(c->buf + c->blen - k, c->delim, k) == 0 &&
+                memcmp(d, c->delim + k, c->dlen - k) == 0) {
+                if (emit_buffered(c, d, 0, k, start) != 0)
+                    return 0;
+                pos = c->dlen - k;
+                goto scan;
+            }
+        }
+        const char *hit = find_delim(c, d, len);
+        if (hit == NULL) {
+            if (c->blen + len > c->max + c->slack)
+                fail_long(c, start);
+            else
+                buf_append(c, d, len);
+            return 0;
+        }
+        size_t n = (size_t)(hit - d);
+        if (emit_buffered(c, d, n, 0, start) != 0)
+            return 0;
+        pos = n + c->dlen;
+    }
+scan:
+    while (pos < len) {
+        const char *hit = find_delim(c, d + pos, len - pos);
+        if (hit == NULL)
+            break;
+        size_t n = (size_t)(hit - (d + pos));
+        if (emit(c, d + pos, n, base + pos) != 0)
+            return 0;
+        pos += n + c->dlen;
+    }
+    if (pos < len) {
+        if (len - pos > c->max + c->slack)
+            fail_long(c, base + pos);
+        else
+            buf_append(c, d + pos, len - pos);
+    }
+    return 0;
+}
+
+static int
+chunk_recv_eof(struct wire_layer *l)
+{
+    struct chunk *c = (struct chunk *)(void *)l;
+    if (c->failed)
+        return 0;
+    if (c->blen > 0) {
+        uint64_t start = c->in - c->blen;
+        if (!c->partial_at_eof) {
+            c->failed = true;
+            wire_layer_fail(l, WIRE_EINCOMPLETE,
+                            "%s: input ended inside a message: %zu bytes "
+                            "from stream offset %llu without a delimiter",
+                            l->lops->transport.name, c->blen,
+                            (unsigned long long)start);
+            return 0;
+        }
+        size_t n = c->blen;
+        c->blen = 0;
+        if (emit(c, c->buf, n, start) != 0)
+            return 0;
+    }
+    wire_layer_deliver_eof(l);
+    return 0;
+}
+
+static void
+chunk_destroy(struct wire_layer *l)
+{
+    struct chunk *c = (struct chunk *)(void *)l;
+    free(c->buf);
+    free(c->own_ops);
+    free(c->own_name);
+    free(c);
+}
+
+/* ---- construction ---- */
+
+struct wire_protocol *
+wire_chunk_layer_new(struct wire_protocol *upper,
+                     const struct wire_chunk_opts *o, struct wire_error *err)
+{
+    struct wire_chunk_opts defaults;
+    if (o == NULL) {
+        wire_chunk_opts_init(&defaults);
+        o = &defaults;
+    }
+    const void *delim = o->delim != NULL ? o->delim : "\n";
+    size_t dlen = o->delim != NULL ? o->delim_len : 1;
+    const void *wdelim = o->write_delim != NULL ? o->write_delim : delim;
+    size_t wdlen = o->write_delim != NULL ? o->write_delim_len : dlen;
+    const char *why = NULL;
+    if (dlen == 0 || wdlen == 0)
+        why = "the delimiter is empty";
+    else if (dlen > CHUNK_DELIM_MAX || wdlen > CHUNK_DELIM_MAX)
+        why = "the delimiter is longer than 64 bytes";
+    else if (o->max_len > SIZE_MAX / 4)
+        why = "the maximum length is absurd";
+    if (why != NULL) {
+        wire_error_set(err, WIRE_EINVAL, "chunk: %s", why);
+        if (upper != NULL)
+            wire_protocol_destroy(upper);
+        return NULL;
+    }
+    struct chunk *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        goto nomem;
+    memcpy(c->delim, delim, dlen);
+    memcpy(c->wdelim, wdelim, wdlen);
+    c->dlen = dlen;
+    c->wdlen = wdlen;
+    c->max = o->max_len ? o->max_len : WIRE_CHUNK_DEFAULT_MAX;
+    c->strip_cr = o->strip_cr;
+    c->slack = dlen - 1 + (o->strip_cr ? 1 : 0);
+    c->partial_at_eof = o->partial_at_eof;
+    c->unchecked = o->unchecked_writes;
+    const struct wire_layer_ops *ops = &chunk_ops;
+    if (o->name != NULL && strcmp(o->name, "lines") == 0) {
+        ops = &lines_ops;
+    } else if (o->name != NULL && strcmp(o->name, "chunk") != 0) {
+        c->own_ops = malloc(sizeof(*c->own_ops));
+        if (c->own_ops == NULL) {
+            free(c);
+            goto nomem;
+        }
+        c->own_name = strdup(o->name);
+        if (c->own_name == NULL) {
+            free(c->own_ops);
+            free(c);
+            goto nomem;
+        }
+        *c->own_ops = chunk_ops;
+        c->own_ops->transport.name = c->own_name;
+        ops = c->own_ops;
+    }
+    return wire_layer_init(&c->l, ops, upper);
+nomem:
+    wire_error_set(err, WIRE_ENOMEM, "chunk: out of memory");
+    if (upper != NULL)
+        wire_protocol_destroy(upper);
+    return NULL;
+}
+
+struct wire_protocol *
+wire_chunk_protocol_new(const struct wire_chunk_opts *o,
+                        const struct wire_message_handler *h, void *arg,
+                        struct wire_error *err)
+{
+    if (h == NULL || h->message == NULL) {
+        wire_error_set(err, WIRE_EINVAL, "chunk: the handler has no message callback");
+        if (h != NULL && h->destroy != NULL)
+            h->destroy(arg);
+        return NULL;
+    }
+    struct wire_protocol *mp = wire__message_proto_new(h, arg);
+    if (mp == NULL) {
+        wire_error_set(err, WIRE_ENOMEM, "chunk: out of memory");
+        return NULL;
+    }
+    return wire_chunk_layer_new(mp, o, err);
+}
