@@ -1,5 +1,6 @@
 /*
- * echo-server ENDPOINT — the smallest useful libwire server.
+ * echo-server [--lines [--max-line N]] ENDPOINT — the smallest useful
+ * libwire server.
  *
  * Listens on ENDPOINT (tcp://127.0.0.1:0, unix:/tmp/echo.sock, ...),
  * prints exactly one line "listening on <endpoint with the real port>",
@@ -7,9 +8,19 @@
  * SIGINT or SIGTERM shuts the server down gracefully (connections get 5 s
  * to finish) and the program exits 0.  A bad endpoint or a busy port is a
  * message on stderr and exit status 1.
+ *
+ * With --lines the same server speaks lines instead of bytes, through the
+ * lines layer (<wire/framing.h>): a line ends with "\n" or "\r\n", and each
+ * one is echoed back as a complete line ending with "\r\n" (the network's
+ * line ending, which readers of either style accept).  A last line the
+ * peer ends with EOF instead of a terminator is echoed too.  A line longer
+ * than N bytes (default 65536, terminator excluded) closes that connection
+ * only: the reason, which names the limit and the stream offset where the
+ * line began, goes to stderr, and the server keeps serving the others.
  */
 #include <wire/wire.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,18 +76,55 @@ echo_new(void *arg)
     return &e->base;
 }
 
-/* Signals arrive on another stack: the handler only sets a flag and the
- * loop polls it with a short timer. */
-static volatile sig_atomic_t got_signal;
-static struct wire_server *server;
-static struct wire_timer *sigtimer;
+/* ---- --lines: a callback per line (the protocol form of the lines
+ * layer); `t` is the framed transport, so one write is one line. ---- */
+
+static size_t max_line = WIRE_CHUNK_DEFAULT_MAX;
 
 static void
-on_signal(int sig)
+line_message(void *arg, struct wire_transport *t, const void *data, size_t len)
 {
-    (void)sig;
-    got_signal = 1;
+    (void)arg;
+    /* The layer adds the "\r\n"; the line cannot contain "\n", so the
+     * write cannot fail the delimiter check.  A write error (the peer
+     * went away) is reported by the closed callback. */
+    wire_transport_write(t, data, len);
 }
+
+static void
+line_closed(void *arg, const struct wire_error *err)
+{
+    (void)arg;
+    if (err != NULL) /* an over-long line, a reset, ...; others go on */
+        fprintf(stderr, "echo-server: %s\n", err->message);
+}
+
+static const struct wire_message_handler line_handler = {
+    .message = line_message,
+    .closed = line_closed, /* .eof NULL: close after echoing the rest */
+};
+
+static struct wire_protocol *
+line_echo_new(void *arg)
+{
+    (void)arg;
+    struct wire_chunk_opts o;
+    wire_lines_opts_init(&o, true, true); /* accept \n and \r\n; write \r\n */
+    o.max_len = max_line;
+    o.partial_at_eof = true;
+    struct wire_error err = {0};
+    struct wire_protocol *p = wire_chunk_protocol_new(&o, &line_handler, NULL, &err);
+    if (p == NULL) { /* refuse this connection, keep serving */
+        fprintf(stderr, "echo-server: %s\n", err.message);
+        wire_error_clear(&err);
+    }
+    return p;
+}
+
+/* SIGINT / SIGTERM (watched by the loop): stop accepting, let open
+ * connections finish for up to 5 s, then the loop runs out of work. */
+static struct wire_server *server;
+static struct wire_signal *sigint_watch, *sigterm_watch;
 
 static void
 shutdown_done(void *arg)
@@ -87,42 +135,94 @@ shutdown_done(void *arg)
 }
 
 static void
-poll_signal(void *arg)
+on_signal(void *arg, int signo)
 {
     (void)arg;
-    if (!got_signal)
-        return;
-    wire_timer_free(sigtimer);
-    sigtimer = NULL;
+    (void)signo;
+    wire_signal_free(sigint_watch);
+    wire_signal_free(sigterm_watch);
+    sigint_watch = sigterm_watch = NULL;
     wire_server_shutdown(server, 5000, shutdown_done, NULL);
+}
+
+static int
+usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [--lines [--max-line N]] ENDPOINT\n"
+            "  default  echo every byte back\n"
+            "  --lines  echo each line (ended by \\n or \\r\\n) back as a line\n"
+            "           ended by \\r\\n; a last line ended by EOF is echoed too\n"
+            "  --max-line N\n"
+            "           longest line in bytes, terminator excluded (default %zu);\n"
+            "           a longer line closes that connection, with the reason\n"
+            "           on stderr\n",
+            argv0, (size_t)WIRE_CHUNK_DEFAULT_MAX);
+    return 2;
+}
+
+/* N in 1..2^30: a positive decimal with nothing after it. */
+static bool
+parse_max_line(const char *s, size_t *out)
+{
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v == 0 || v > (1ull << 30))
+        return false;
+    *out = (size_t)v;
+    return true;
 }
 
 int
 main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s ENDPOINT\n", argv[0]);
+    bool lines = false, max_given = false;
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(argv[i], "--lines") == 0) {
+            lines = true;
+        } else if (strcmp(argv[i], "--max-line") == 0 ||
+                   strncmp(argv[i], "--max-line=", 11) == 0) {
+            const char *v = argv[i][10] == '=' ? argv[i] + 11 : argv[++i];
+            if (!parse_max_line(v, &max_line)) {
+                fprintf(stderr, "echo-server: --max-line wants a number of "
+                                "bytes from 1 to 1073741824\n");
+                return 2;
+            }
+            max_given = true;
+        } else {
+            fprintf(stderr, "echo-server: unknown option %s\n", argv[i]);
+            return usage(argv[0]);
+        }
+    }
+    if (i != argc - 1)
+        return usage(argv[0]);
+    if (max_given && !lines) {
+        fprintf(stderr, "echo-server: --max-line needs --lines\n");
         return 2;
     }
+    const char *endpoint = argv[i];
     struct wire_loop *loop = wire_loop_new();
     if (loop == NULL) {
         fprintf(stderr, "echo-server: cannot create the event loop\n");
         return 1;
     }
     struct wire_error err = {0};
-    if (wire_listen(loop, argv[1], echo_new, NULL, NULL, &server, &err) < 0) {
+    if (wire_listen(loop, endpoint, lines ? line_echo_new : echo_new, NULL, NULL,
+                    &server, &err) < 0) {
         fprintf(stderr, "echo-server: %s\n", err.message);
         wire_error_clear(&err);
         wire_loop_free(loop);
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigtimer = wire_timer_new(loop, poll_signal, NULL);
-    wire_timer_start(sigtimer, 50, 50);
+    sigint_watch = wire_signal_new(loop, SIGINT, on_signal, NULL, NULL);
+    sigterm_watch = wire_signal_new(loop, SIGTERM, on_signal, NULL, NULL);
     printf("listening on %s\n", wire_server_address(server));
     fflush(stdout);
     wire_loop_run(loop);

@@ -76,7 +76,9 @@ void **wire__loop_slot(struct wire_loop *loop, int which,
 /* Dispatch helpers: the only code that calls a protocol's ops.  Each takes
  * a reference on the transport around the call and checks the contract. */
 void wire__proto_made(struct wire_transport *t);
-void wire__proto_data(struct wire_transport *t, const void *data, size_t len);
+/* data_received with every check (the slow path of wire__proto_data). */
+void wire__proto_data_checked(struct wire_transport *t, const void *data,
+                              size_t len);
 void *wire__proto_get_buffer(struct wire_transport *t, size_t hint,
                              size_t *len);
 void wire__proto_buffer_updated(struct wire_transport *t, size_t n);
@@ -91,10 +93,57 @@ void wire__proto_destroy(struct wire_protocol *p);
 void wire__contract_violation(const struct wire_protocol *p, const char *what)
     __attribute__((noreturn));
 
+#ifndef WIRE_CONTRACT_CHECKS
+#define WIRE_CONTRACT_CHECKS 1
+#endif
+
+void wire_transport_unref(struct wire_transport *t);
+
+/*
+ * data_received, inline: it runs once per message of every layer, so the
+ * common case (a started, reading protocol) costs one mask test, the
+ * call, and a reference count kept by hand.  Anything unusual takes the
+ * checked path, which reports the violation.
+ */
+static inline void
+wire__proto_data(struct wire_transport *t, const void *data, size_t len)
+{
+    struct wire_protocol *p = t->protocol;
+    if (WIRE_CONTRACT_CHECKS &&
+        __builtin_expect(
+            (p->contract__ & (WIRE_C_MADE | WIRE_C_LOST | WIRE_C_EOF)) != WIRE_C_MADE ||
+                (t->flags & (WIRE_T_READ_PAUSED | WIRE_T_PAUSED_ALL |
+                             WIRE_T_CLOSING | WIRE_T_LOST)) != 0,
+            0)) {
+        wire__proto_data_checked(t, data, len);
+        return;
+    }
+    if (p->ops->data_received == NULL)
+        return;
+    t->refcnt++;
+    unsigned saved = p->contract__ & WIRE_C_IN_CB;
+    p->contract__ |= WIRE_C_IN_CB;
+    p->ops->data_received(p, data, len);
+    p->contract__ = (p->contract__ & ~WIRE_C_IN_CB) | saved;
+    if (t->refcnt > 1)
+        t->refcnt--;
+    else
+        wire_transport_unref(t);
+}
+
 /* ---- servers ---- */
 void wire__server_connection_lost(struct wire_transport *t);
 
 /* ---- transports ---- */
-bool wire__transport_wants_input(const struct wire_transport *t);
+static inline bool
+wire__transport_wants_input(const struct wire_transport *t)
+{
+    return (t->flags & WIRE_T_STARTED) &&
+           !(t->flags & (WIRE_T_READ_PAUSED | WIRE_T_PAUSED_ALL |
+                         WIRE_T_EOF_RECEIVED | WIRE_T_CLOSING | WIRE_T_LOST |
+                         WIRE_T_HANDLE_CLOSED));
+}
+/* Make the handle's reading match what the state wants. */
+void wire__update_reading(struct wire_transport *t);
 
 #endif /* WIRE_INTERNAL_H */

@@ -366,15 +366,22 @@ wire_layer_start(struct wire_layer *l)
     wire_impl_start(&l->above, upper);
 }
 
-int
-wire_layer_deliver(struct wire_layer *l, const void *data, size_t len)
+static __attribute__((noinline)) int
+deliver_slow(struct wire_layer *l, const void *data, size_t len)
 {
     struct wire_transport *above = &l->above;
     if (!(l->lflags & L_STARTED) ||
         (above->flags & (WIRE_T_LOST | WIRE_T_CLOSING | WIRE_T_EOF_RECEIVED)))
         return WIRE_ECLOSED; /* nobody above wants it any more */
     if (held_empty(l) && wire__transport_wants_input(above)) {
-        wire_impl_data(above, data, len);
+        /* wire_impl_data, inlined: this runs once per message.  `below`
+         * holds `above` for as long as the recv that called us runs. */
+        if (len == 0 && above->ops->frame == NULL)
+            return 0;
+        uint32_t before = above->flags;
+        wire__proto_data(above, data, len);
+        if (above->flags != before)
+            wire__update_reading(above);
         return 0;
     }
     /* The protocol above paused: hold this message for its resume. */
@@ -397,6 +404,41 @@ wire_layer_deliver(struct wire_layer *l, const void *data, size_t len)
     if (wire__transport_wants_input(above))
         held_schedule(l);
     return 0;
+}
+
+/* The states in which a message goes straight up: started, reading, not
+ * closing, nothing held before it. */
+#define DELIVER_FLAGS_MASK                                                    \
+    (WIRE_T_STARTED | WIRE_T_READ_PAUSED | WIRE_T_PAUSED_ALL |                \
+     WIRE_T_EOF_RECEIVED | WIRE_T_CLOSING | WIRE_T_LOST | WIRE_T_HANDLE_CLOSED)
+
+int
+wire_layer_deliver(struct wire_layer *l, const void *data, size_t len)
+{
+    /* The fast path runs once per message of every framing layer, so it
+     * is this one test and the call; everything else (holding, empty
+     * messages on a byte stream, the contract's slow checks) is in
+     * deliver_slow.  No reference is taken: `below` holds `above` for as
+     * long as the recv that called us runs. */
+    struct wire_transport *above = &l->above;
+    struct wire_protocol *p = above->protocol;
+    if (__builtin_expect(l->held == NULL && (l->lflags & L_STARTED) &&
+                             (above->flags & DELIVER_FLAGS_MASK) == WIRE_T_STARTED &&
+                             (p->contract__ & (WIRE_C_MADE | WIRE_C_LOST | WIRE_C_EOF)) ==
+                                 WIRE_C_MADE &&
+                             p->ops->data_received != NULL &&
+                             (len > 0 || above->ops->frame != NULL),
+                         1)) {
+        uint32_t before = above->flags;
+        unsigned saved = p->contract__ & WIRE_C_IN_CB;
+        p->contract__ |= WIRE_C_IN_CB;
+        p->ops->data_received(p, data, len);
+        p->contract__ = (p->contract__ & ~WIRE_C_IN_CB) | saved;
+        if (above->flags != before)
+            wire__update_reading(above);
+        return 0;
+    }
+    return deliver_slow(l, data, len);
 }
 
 void

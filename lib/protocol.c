@@ -14,10 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#ifndef WIRE_CONTRACT_CHECKS
-#define WIRE_CONTRACT_CHECKS 1
-#endif
-
 void
 wire_protocol_init(struct wire_protocol *p, const struct wire_protocol_ops *ops)
 {
@@ -91,7 +87,8 @@ check_input(const struct wire_transport *t, const struct wire_protocol *p,
 }
 
 void
-wire__proto_data(struct wire_transport *t, const void *data, size_t len)
+wire__proto_data_checked(struct wire_transport *t, const void *data,
+                         size_t len)
 {
     struct wire_protocol *p = t->protocol;
     check_input(t, p, "data_received");

@@ -88,18 +88,9 @@ wire_impl_discard(struct wire_transport *t)
 
 /* ---- reading ---- */
 
-bool
-wire__transport_wants_input(const struct wire_transport *t)
-{
-    return (t->flags & WIRE_T_STARTED) &&
-           !(t->flags & (WIRE_T_READ_PAUSED | WIRE_T_PAUSED_ALL |
-                         WIRE_T_EOF_RECEIVED | WIRE_T_CLOSING | WIRE_T_LOST |
-                         WIRE_T_HANDLE_CLOSED));
-}
 
-/* Make the handle's reading match what the state wants. */
-static void
-update_reading(struct wire_transport *t)
+void
+wire__update_reading(struct wire_transport *t)
 {
     bool want = wire__transport_wants_input(t);
     if (want && !(t->flags & WIRE_T_READING)) {
@@ -121,7 +112,7 @@ wire_impl_start(struct wire_transport *t, struct wire_protocol *p)
     t->flags |= WIRE_T_STARTED;
     wire_transport_ref(t);
     wire__proto_made(t);
-    update_reading(t);
+    wire__update_reading(t);
     wire_transport_unref(t);
 }
 
@@ -166,10 +157,12 @@ wire_impl_data(struct wire_transport *t, const void *data, size_t len)
      * frames its writes) has empty messages. */
     if (len == 0 && t->ops->frame == NULL)
         return wire__transport_wants_input(t);
+    uint32_t before = t->flags;
     wire__proto_data(t, data, len);
     /* The callback may have paused, closed or aborted: keep the handle's
      * reading in step before the transport reads again. */
-    update_reading(t);
+    if (t->flags != before)
+        wire__update_reading(t);
     return wire__transport_wants_input(t);
 }
 
@@ -179,7 +172,7 @@ wire_impl_eof(struct wire_transport *t)
     if (t->flags & (WIRE_T_LOST | WIRE_T_EOF_RECEIVED))
         return;
     t->flags |= WIRE_T_EOF_RECEIVED;
-    update_reading(t);
+    wire__update_reading(t);
     if (t->flags & WIRE_T_CLOSING)
         return;
     wire_transport_ref(t);
@@ -526,7 +519,7 @@ wire_transport_pause_reading(struct wire_transport *t)
     if (t->flags & WIRE_T_LOST)
         return WIRE_ECLOSED;
     t->flags |= WIRE_T_READ_PAUSED;
-    update_reading(t);
+    wire__update_reading(t);
     return 0;
 }
 
@@ -536,7 +529,7 @@ wire_transport_resume_reading(struct wire_transport *t)
     if (t->flags & WIRE_T_LOST)
         return WIRE_ECLOSED;
     t->flags &= ~WIRE_T_READ_PAUSED;
-    update_reading(t);
+    wire__update_reading(t);
     return 0;
 }
 
@@ -552,7 +545,7 @@ wire_transport_pause(struct wire_transport *t)
     if (t->flags & WIRE_T_LOST)
         return WIRE_ECLOSED;
     t->flags |= WIRE_T_PAUSED_ALL;
-    update_reading(t);
+    wire__update_reading(t);
     if (!(t->flags & WIRE_T_CLOSING))
         set_want_write(t, false);
     return 0;
@@ -566,7 +559,7 @@ wire_transport_resume(struct wire_transport *t)
     if (!(t->flags & WIRE_T_PAUSED_ALL))
         return 0;
     t->flags &= ~WIRE_T_PAUSED_ALL;
-    update_reading(t);
+    wire__update_reading(t);
     if (out_len(t) > 0 || (t->flags & WIRE_T_EOF_PENDING))
         wire_impl_writable(t);
     return 0;
@@ -627,7 +620,7 @@ wire_transport_close(struct wire_transport *t)
         return;
     }
     t->flags |= WIRE_T_CLOSING;
-    update_reading(t);
+    wire__update_reading(t);
     if (out_len(t) == 0)
         begin_loss(t, NULL, false);
     else

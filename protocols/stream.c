@@ -93,17 +93,19 @@ update_flow(struct wire_stream *s)
 {
     if (s->t == NULL || s->lost || s->eof)
         return;
+    /* Pause while *more* than `want` bytes are buffered, as the header
+     * says (this used to pause at exactly `limit`, one byte early). */
     size_t want = s->limit;
     if (s->head != NULL && s->head->kind == R_EXACT && s->head->n > want)
         want = s->head->n;
     if (s->head != NULL && s->head->kind == R_UNTIL)
-        want = s->limit + s->head->seplen;
+        want = s->limit + s->head->seplen - 1;
     if (s->head != NULL && s->head->kind == R_EOF)
-        want = s->eof_limit + 1;
-    if (avail(s) >= want && !s->read_paused) {
+        want = s->eof_limit;
+    if (avail(s) > want && !s->read_paused) {
         s->read_paused = true;
         wire_transport_pause_reading(s->t);
-    } else if (avail(s) < want && s->read_paused) {
+    } else if (avail(s) <= want && s->read_paused) {
         s->read_paused = false;
         wire_transport_resume_reading(s->t);
     }
@@ -158,7 +160,9 @@ dispatch(struct wire_stream *s)
     s->dispatching = true;
     while (s->head != NULL) {
         struct req *r = s->head;
-        const char *p = s->buf + s->start;
+        /* Never NULL, even before any data came: callbacks get a valid
+         * pointer with len 0, and memchr never sees NULL. */
+        const char *p = s->buf != NULL ? s->buf + s->start : "";
         size_t n = avail(s);
         bool ended = s->eof || s->lost;
         struct wire_error tmp = {0, NULL, NULL};
@@ -247,7 +251,11 @@ kick_run(struct wire_soon *node)
     if (s != NULL) {
         s->kick = NULL;
         dispatch(s);
-        if (!s->write_paused && !s->lost)
+        /* Once the connection is closing (a reset, an abort, a close) the
+         * queued output may never be written: the waiters then learn the
+         * outcome from connection_lost (or from resume_writing if a
+         * close's flush drains the queue), not a premature "drained". */
+        if (!s->write_paused && !s->lost && !wire_transport_is_closing(s->t))
             fire_waiters(s, NULL);
     }
     wire_transport_unref(t);

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -569,6 +570,92 @@ START_TEST(test_log_hook)
 }
 END_TEST
 
+/* ---- signals ---- */
+
+struct sigrec {
+    int n, signo;
+    bool flag;
+    struct wire_signal *self; /* freed from inside the callback if set */
+};
+
+static void
+on_sig(void *arg, int signo)
+{
+    struct sigrec *r = arg;
+    r->n++;
+    r->signo = signo;
+    r->flag = true;
+    if (r->self != NULL) {
+        wire_signal_free(r->self);
+        r->self = NULL;
+    }
+}
+
+START_TEST(test_signal_watch)
+{
+    struct sigrec r = {0};
+    struct wire_error err = {0};
+    struct wire_signal *w = wire_signal_new(loop, SIGUSR1, on_sig, &r, &err);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(r.n, 0);
+    /* Delivered from the loop, not from inside raise(). */
+    ck_assert_int_eq(raise(SIGUSR1), 0);
+    ck_assert_int_eq(r.n, 0);
+    ck_assert_int_eq(wire_loop_run_until(loop, &r.flag, 5000), 0);
+    ck_assert_int_eq(r.n, 1);
+    ck_assert_int_eq(r.signo, SIGUSR1);
+    /* Persistent: a second signal is seen too. */
+    r.flag = false;
+    ck_assert_int_eq(raise(SIGUSR1), 0);
+    ck_assert_int_eq(wire_loop_run_until(loop, &r.flag, 5000), 0);
+    ck_assert_int_eq(r.n, 2);
+    /* A watcher keeps the loop running, like a timer... */
+    ck_assert_int_eq(wire_loop_run_once(loop, false), 0);
+    wire_signal_free(w);
+    /* ...and after it is freed, nothing is left. */
+    ck_assert_int_eq(wire_loop_run(loop), 0);
+    wire_signal_free(NULL);
+}
+END_TEST
+
+START_TEST(test_signal_free_inside_callback)
+{
+    struct sigrec r = {0};
+    r.self = wire_signal_new(loop, SIGUSR2, on_sig, &r, NULL);
+    ck_assert_ptr_nonnull(r.self);
+    ck_assert_int_eq(raise(SIGUSR2), 0);
+    ck_assert_int_eq(wire_loop_run_until(loop, &r.flag, 5000), 0);
+    ck_assert_int_eq(r.n, 1);
+    ck_assert_ptr_null(r.self);
+    ck_assert_int_eq(wire_loop_run(loop), 0); /* nothing left */
+    /* The disposition is back to the default (terminate), so ignore
+     * SIGUSR2 before raising it to prove the watcher no longer sees it. */
+    signal(SIGUSR2, SIG_IGN);
+    ck_assert_int_eq(raise(SIGUSR2), 0);
+    ck_assert_int_eq(wire_loop_run_once(loop, false), 1);
+    ck_assert_int_eq(r.n, 1);
+    signal(SIGUSR2, SIG_DFL);
+}
+END_TEST
+
+START_TEST(test_signal_bad_args)
+{
+    struct wire_error err = {0};
+    struct sigrec r = {0};
+    ck_assert_ptr_null(wire_signal_new(loop, SIGKILL, on_sig, &r, &err));
+    ck_assert_int_eq(err.code, WIRE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "signal 9"));
+    wire_error_clear(&err);
+    ck_assert_ptr_null(wire_signal_new(loop, 0, on_sig, &r, &err));
+    ck_assert_int_eq(err.code, WIRE_EINVAL);
+    wire_error_clear(&err);
+    ck_assert_ptr_null(wire_signal_new(loop, SIGUSR1, NULL, &r, &err));
+    ck_assert_int_eq(err.code, WIRE_EINVAL);
+    wire_error_clear(&err);
+    ck_assert_ptr_null(wire_signal_new(NULL, SIGUSR1, on_sig, &r, NULL));
+}
+END_TEST
+
 Suite *
 loop_suite(void)
 {
@@ -616,6 +703,13 @@ loop_suite(void)
     tc = tcase_create("log");
     tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
     tcase_add_test(tc, test_log_hook);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("signal");
+    tcase_add_checked_fixture(tc, loop_setup, loop_teardown);
+    tcase_add_test(tc, test_signal_watch);
+    tcase_add_test(tc, test_signal_free_inside_callback);
+    tcase_add_test(tc, test_signal_bad_args);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -27,6 +27,11 @@ Suite *string_suite(void);
 Suite *layer_suite(void);
 Suite *contract_suite(void);
 Suite *server_suite(void);
+Suite *framing_suite(void);
+/* The seed of every suite's random splits: WIRE_TEST_SEED when set, else
+ * chosen once per run (before the runner forks) and printed on failure. */
+unsigned unit_seed(void);
+Suite *stream_suite(void);
 
 /* False when the runner does not fork (CK_FORK=no): tests that expect the
  * process to die (the contract checker's SIGABRT) are then left out. */

@@ -1,8 +1,8 @@
 /*
  * tests/check_unit: one Check runner over the unit suites, one suite per
  * concept (errors, loop, endpoints, string transport, layers, contract
- * checker, servers).  The transport conformance suite is a separate
- * program (tests/conformance.c).
+ * checker, servers, framing, stream).  The transport conformance suite is a
+ * separate program (tests/conformance.c).
  *
  * Under CK_FORK=no (valgrind) the tests that expect the process to abort
  * cannot run: they are left out and the runner says so.
@@ -26,8 +26,14 @@ main(void)
     srunner_add_suite(sr, layer_suite());
     srunner_add_suite(sr, contract_suite());
     srunner_add_suite(sr, server_suite());
+    srunner_add_suite(sr, framing_suite());
+    srunner_add_suite(sr, stream_suite());
+    (void)unit_seed(); /* chosen before the runner forks */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
+    if (failed != 0) /* so a failing random split can be replayed */
+        fprintf(stderr, "check_unit: random splits used WIRE_TEST_SEED=%u\n",
+                unit_seed());
     srunner_free(sr);
     unit_output(NULL);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -5,6 +5,9 @@
  */
 #include "unit.h"
 
+#include <time.h>
+#include <unistd.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,4 +260,20 @@ unit_run_until(struct wire_loop *loop, bool (*pred)(void *arg), void *arg,
             break;
     wire_timer_free(tm);
     return pred(arg);
+}
+
+unsigned
+unit_seed(void)
+{
+    static bool chosen;
+    static unsigned seed;
+    if (!chosen) {
+        const char *env = getenv("WIRE_TEST_SEED");
+        if (env != NULL && *env != '\0')
+            seed = (unsigned)strtoul(env, NULL, 0);
+        else
+            seed = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+        chosen = true;
+    }
+    return seed;
 }

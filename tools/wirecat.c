@@ -57,25 +57,15 @@ struct app {
     struct wire_connect_options copts;
     struct wire_server *server;   /* --listen */
     struct session *conn;         /* without --listen: the one session */
-    struct wire_timer *sigtimer;  /* polls the signal flag */
+    struct wire_signal *sigint, *sigterm;
     struct wire_timer *deadline;  /* aborts what is still open after a stop */
     unsigned live;                /* sessions not yet finished */
     unsigned connecting;          /* wire_connect calls in flight */
     unsigned long accepted;
-    unsigned signals_seen;
     bool stopping;
     volatile bool finished;
     int status;
 };
-
-static volatile sig_atomic_t got_signals;
-
-static void
-on_signal(int sig)
-{
-    (void)sig;
-    got_signals++;
-}
 
 static void
 usage(FILE *f)
@@ -214,15 +204,13 @@ begin_stop(void *arg)
     check_finished(app);
 }
 
-/* Signal handlers only count; this timer acts on the count. */
+/* SIGINT or SIGTERM (from the loop): the first stops gracefully, the
+ * next one forces it. */
 static void
-poll_signals(void *arg)
+on_signal(void *arg, int signo)
 {
     struct app *app = arg;
-    unsigned n = (unsigned)got_signals;
-    if (n == app->signals_seen)
-        return;
-    app->signals_seen = n;
+    (void)signo;
     if (app->stopping) {
         force_stop(app);
         return;
@@ -554,27 +542,28 @@ main(int argc, char **argv)
 
     /* A peer that goes away must be an EPIPE from write(2), not a signal
      * that kills us (the library's sockets use MSG_NOSIGNAL, stdio cannot).
-     * SIGINT and SIGTERM only count; a timer acts on them in the loop. */
+     * SIGINT and SIGTERM are watched by the loop. */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     app.loop = wire_loop_new();
     if (app.loop == NULL) {
         fputs("wirecat: cannot create the event loop\n", stderr);
         return 1;
     }
-    app.sigtimer = wire_timer_new(app.loop, poll_signals, &app);
-    if (app.sigtimer == NULL) {
-        fputs("wirecat: out of memory\n", stderr);
+    struct wire_error err = {0};
+    app.sigint = wire_signal_new(app.loop, SIGINT, on_signal, &app, &err);
+    if (app.sigint != NULL)
+        app.sigterm = wire_signal_new(app.loop, SIGTERM, on_signal, &app, &err);
+    if (app.sigterm == NULL) {
+        fprintf(stderr, "wirecat: %s\n", err.message);
+        wire_error_clear(&err);
+        wire_signal_free(app.sigint);
         wire_loop_free(app.loop);
         return 1;
     }
-    wire_timer_start(app.sigtimer, 50, 50);
     if (app.listen)
         rc = start_listen_mode(&app, b_stdio);
     else
@@ -587,7 +576,8 @@ main(int argc, char **argv)
     /* Every session has ended and the server is freed: nothing of ours is
      * left on the loop.  (Not wire_loop_run: after a name lookup the
      * resolver may keep events of its own on the loop for a long time.) */
-    wire_timer_free(app.sigtimer);
+    wire_signal_free(app.sigint);
+    wire_signal_free(app.sigterm);
     wire_timer_free(app.deadline);
     wire_loop_free(app.loop);
     return rc;

@@ -22,6 +22,7 @@ struct string_transport {
     bool eof_fed, eof_pending;
     bool reading, want_write;
     bool eof_written, closed, aborted;
+    bool delivering; /* a feed is being delivered in place */
     struct wire_soon *pend_head, *pend_tail;
     struct wire_soon resume; /* deliver held input after a resume */
 };
@@ -249,9 +250,24 @@ wire_string_transport_feed(struct wire_transport *t, const void *data, size_t le
     struct string_transport *s = st_of(t);
     if (s->eof_fed || !wire_impl_is_active(t) || (t->flags & WIRE_T_CLOSING))
         return WIRE_ECLOSED;
-    if (evbuffer_add(s->held, data, len) != 0)
-        return WIRE_ENOMEM;
     wire_transport_ref(t);
+    if (len > 0 && s->reading && !s->delivering &&
+        evbuffer_get_length(s->held) == 0 &&
+        t->protocol->ops->get_buffer == NULL) {
+        /* Nothing waits before these bytes: hand the caller's buffer up
+         * as one read, without copying it (it is valid for the call).  A
+         * feed from inside the protocol takes the queued path below. */
+        s->delivering = true;
+        wire_impl_data(t, data, len);
+        s->delivering = false;
+        deliver_held(s);
+        wire_transport_unref(t);
+        return 0;
+    }
+    if (evbuffer_add(s->held, data, len) != 0) {
+        wire_transport_unref(t);
+        return WIRE_ENOMEM;
+    }
     deliver_held(s);
     wire_transport_unref(t);
     return 0;

@@ -29,9 +29,14 @@
  * without its ',') fails it with WIRE_EPROTO; input that ends in the
  * middle of a message fails it with WIRE_EINCOMPLETE (or, for chunk with
  * `partial_at_eof`, delivers the rest as a final message).  The protocol
- * above sees the error in connection_lost.  A write that cannot be framed
- * (a chunk containing the delimiter, a length that does not fit the
- * prefix) returns an error and writes nothing.
+ * above sees the error in connection_lost.  A netstring's payload is
+ * delivered as soon as it is complete; a missing ',' after it fails the
+ * connection then.  A write that cannot be framed returns an error and
+ * writes nothing: WIRE_EINVAL for a chunk the peer would not read back as
+ * written (it contains the delimiter, ends with the start of a
+ * self-overlapping one, or ends in '\r' on lines that strip it), and
+ * WIRE_EMSGSIZE for a length that does not fit the prefix.  Writes are not
+ * checked against max_len, which limits what this end accepts.
  *
  * Everything here runs without a loop over the string transport.
  */
@@ -131,8 +136,8 @@ wire_chunk_protocol_new(const struct wire_chunk_opts *o,
 
 /** Write one chunk on a chunk (or lines) layer's transport `t`: the payload
  *  and the delimiter in one gathered write, no copy.  WIRE_EINVAL when
- *  `t` is not a chunk layer or the payload contains the delimiter;
- *  otherwise what wire_transport_write returns. */
+ *  `t` is not a chunk layer or the payload cannot be framed (see the top
+ *  of this file); otherwise what wire_transport_write returns. */
 WIRE_EXPORT int wire_chunk_write(struct wire_transport *t, const void *data,
                                  size_t len);
 /** Write one line: `line` (a C string, without its terminator). */

@@ -137,6 +137,27 @@ WIRE_EXPORT bool wire_timer_is_active(const struct wire_timer *timer);
 /** Stop and free the timer.  Safe from inside its own `cb`.  Accepts NULL. */
 WIRE_EXPORT void wire_timer_free(struct wire_timer *timer);
 
+/* ---- signals ---- */
+
+struct wire_signal;
+/** A signal arrived (called from the loop, never from the handler). */
+typedef void (*wire_signal_cb)(void *arg, int signo);
+
+/**
+ * Watch signal `signo` (SIGINT, SIGTERM, SIGHUP...): `cb` runs from the
+ * loop each time it arrives, so it may do anything (shut a server down,
+ * stop the loop).  Like a timer, a watcher keeps the loop running until it
+ * is freed.  One loop per process should watch signals (libevent's rule).
+ * Returns NULL with `err` set on failure.
+ */
+WIRE_EXPORT struct wire_signal *wire_signal_new(struct wire_loop *loop,
+                                                int signo, wire_signal_cb cb,
+                                                void *arg,
+                                                struct wire_error *err);
+/** Stop watching (the signal's previous disposition comes back) and free.
+ *  Safe from inside its own `cb`.  Accepts NULL. */
+WIRE_EXPORT void wire_signal_free(struct wire_signal *sig);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,7 +29,8 @@
  * Flow control: reading from the transport pauses while more than `limit`
  * bytes (or what the first queued read needs, if more) are buffered, and
  * resumes as reads consume them.  Writes are the transport's; drain()
- * waits for the output queue to fall to the low watermark.
+ * waits, if writing is paused, for the output queue to fall to the low
+ * watermark.
  */
 #ifndef WIRE_STREAM_H
 #define WIRE_STREAM_H
@@ -56,8 +57,8 @@ struct wire_stream;
 typedef void (*wire_stream_read_cb)(struct wire_stream *s, const void *data,
                                     size_t len, const struct wire_error *err,
                                     void *arg);
-/** drain: the output queue is at or below the low watermark (err NULL),
- *  or the connection is gone (err says why; WIRE_ECLOSED after a clean
+/** drain: writing is not paused (err NULL; see wire_stream_drain), or
+ *  the connection is gone (err says why; WIRE_ECLOSED after a clean
  *  close). */
 typedef void (*wire_stream_done_cb)(struct wire_stream *s,
                                     const struct wire_error *err, void *arg);
@@ -93,7 +94,8 @@ wire_stream_new(const struct wire_stream_opts *o,
  *  no error at end of input. */
 WIRE_EXPORT int wire_stream_read(struct wire_stream *s, size_t n,
                                  wire_stream_read_cb cb, void *arg);
-/** Exactly `n` bytes (n may exceed the limit; 0 completes at once). */
+/** Exactly `n` bytes (n may exceed the limit; n == 0 completes, empty, in
+ *  its turn like any other read). */
 WIRE_EXPORT int wire_stream_read_exactly(struct wire_stream *s, size_t n,
                                          wire_stream_read_cb cb, void *arg);
 /** Up to and including the separator (1..64 bytes, copied). */
@@ -119,9 +121,15 @@ WIRE_EXPORT int wire_stream_write(struct wire_stream *s, const void *data,
                                   size_t len);
 WIRE_EXPORT int wire_stream_write_sequence(struct wire_stream *s,
                                            const struct iovec *iov, int iovcnt);
-/** Call `cb` once the output queue is at or below the low watermark (from
- *  the loop, never inside this call).  Any number of waiters.  0 or
- *  WIRE_ECLOSED / WIRE_ENOMEM (cb not called). */
+/** Call `cb` once writing is not paused, as asyncio's drain(): from the
+ *  loop (never inside this call) when the transport has not paused
+ *  writing (the queue is under the high watermark), else once the queue
+ *  has fallen to the low watermark.  If the connection starts closing
+ *  first, `cb` gets the outcome when it ends (the error, or WIRE_ECLOSED
+ *  after a clean close), unless writing was paused and the close's flush
+ *  brings the queue down to the low watermark (then err is NULL).
+ *  Any number of waiters, each called once, in the order they asked.
+ *  0 or WIRE_ECLOSED / WIRE_EINVAL / WIRE_ENOMEM (cb not called). */
 WIRE_EXPORT int wire_stream_drain(struct wire_stream *s,
                                   wire_stream_done_cb cb, void *arg);
 WIRE_EXPORT int wire_stream_write_eof(struct wire_stream *s);

@@ -1,0 +1,451 @@
+/*
+ * The protocol x transport matrix: every protocol row below over every
+ * transport factory of the conformance suite (conf_factories.c).  Each
+ * (row, factory) pair is one Check loop test per exchange, its index
+ * being row * factories + factory; failure messages start with
+ * "[row over transport]".
+ *
+ * Exchanges:
+ *   echo      the client sends a deterministic set of messages (empty ones,
+ *             bursts of tiny ones, the row's maximum and one byte less,
+ *             random sizes up to a few MiB in all), the server echoes each
+ *             as one message, the client checks every echo in order (count,
+ *             size, bytes) and closes; both ends must lose the connection
+ *             once and cleanly, and every protocol must be destroyed.
+ *   halfclose the same with a quarter of the bytes, but the client
+ *             half-closes right after its last write instead of waiting;
+ *             the server must get every message before the EOF, and answers
+ *             the EOF with one more message (a trailer) before closing; the
+ *             client must get every echo, the trailer, then the EOF.
+ *   overlong  both ends built with a limit (small, or for some rows large
+ *             enough that the message spans many reads); after a few
+ *             messages (one of exactly the limit), the client sends one of
+ *             limit + 1 bytes: the server must fail with WIRE_EMSGSIZE naming the
+ *             limit and the stream offset of that message, and the
+ *             connection must come down on both ends as the transport
+ *             declares (a reset where it can reset, else an EOF and a
+ *             clean close).
+ *
+ * A new transport joins by adding a factory to conf_factories.c; a new
+ * protocol (or a new variant of a format) by adding a row to
+ * matrix_protos[] -- with, for a new way of using a protocol, a builder and
+ * a form in matrix_stacks.c.
+ *
+ * Environment: the conformance suite's (WIRE_TEST_ONLY=<transport>,
+ * WIRE_TEST_TIME_SCALE, WIRE_TEST_SEED, WIRE_TEST_REQUIRE_ALL,
+ * WIRE_TEST_BULK_MB: each echo cell sends min(4 MiB, bulk / 16) plus its
+ * largest messages), WIRE_TEST_PROTO=<row> to run one row, and
+ * WIRE_TEST_VERBOSE=1 to print what each cell sent.
+ */
+#include "matrix.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- the rows ---- */
+
+const struct matrix_proto matrix_protos[] = {
+    {
+        .name = "chunk",
+        .build_client = mx_build_chunk_layer,
+        .build_server = mx_build_chunk_layer,
+        .sep = "\n", .sep_len = 1,
+        .max_msg = 256 * CONF_KIB,
+        .refuses_sep = true,
+        .err_limit = 1000,
+    },
+    {
+        /* A delimiter whose head is also its tail ("\r\n"), with prefixes
+         * of it planted in the payloads: partial matches across reads. */
+        .name = "chunk-multi",
+        .build_client = mx_build_chunk_layer,
+        .build_server = mx_build_chunk_layer,
+        .sep = "\r\n.\r\n", .sep_len = 5,
+        .max_msg = 320 * CONF_KIB,
+        .refuses_sep = true,
+        .err_limit = 200 * 1000,
+    },
+    {
+        .name = "lines-crlf",
+        .build_client = mx_build_chunk_layer,
+        .build_server = mx_build_chunk_layer,
+        .lines = true,
+        .sep = "\n", .sep_len = 1,
+        .wsep = "\r\n", .wsep_len = 2,
+        .max_msg = WIRE_CHUNK_DEFAULT_MAX,
+        .refuses_sep = true,
+        .err_limit = 70 * 1000,
+    },
+    {
+        /* Accepts "\r\n", writes "\n": a payload ending in '\r' would
+         * lose it at the reader (which strips one '\r' before "\n"), so
+         * the writer must refuse it too. */
+        .name = "lines-lf",
+        .build_client = mx_build_chunk_layer,
+        .build_server = mx_build_chunk_layer,
+        .lines = true,
+        .sep = "\n", .sep_len = 1,
+        .max_msg = 100 * CONF_KIB,
+        .refuses_sep = true,
+        .err_limit = 1000,
+    },
+    {
+        .name = "lenprefix-le32",
+        .build_client = mx_build_lp_layer,
+        .build_server = mx_build_lp_layer,
+        .width = 4, .little_endian = true,
+        .max_msg = 768 * CONF_KIB,
+        .err_limit = 150 * 1000,
+    },
+    {
+        /* The largest payload a 2-byte length that counts itself holds. */
+        .name = "lenprefix-be16-hdr",
+        .build_client = mx_build_lp_layer,
+        .build_server = mx_build_lp_layer,
+        .width = 2, .counts_header = true,
+        .prefix_max = 65535 - 2,
+        .max_msg = 65535 - 2,
+        .err_limit = 1000,
+    },
+    {
+        .name = "netstring",
+        .build_client = mx_build_lp_layer,
+        .build_server = mx_build_lp_layer,
+        .netstring = true,
+        .max_msg = 512 * CONF_KIB,
+        .err_limit = 1000,
+    },
+    {
+        .name = "chunk-cb",
+        .build_client = mx_build_chunk_cb,
+        .build_server = mx_build_chunk_cb,
+        .sep = "", .sep_len = 1, /* NUL-terminated messages */
+        .max_msg = 128 * CONF_KIB,
+        .refuses_sep = true,
+        .err_limit = 1000,
+    },
+    {
+        .name = "lenprefix-cb",
+        .build_client = mx_build_lp_cb,
+        .build_server = mx_build_lp_cb,
+        .width = 8,
+        .max_msg = 640 * CONF_KIB,
+        .err_limit = 1000,
+    },
+    {
+        .name = "netstring-cb",
+        .build_client = mx_build_lp_cb,
+        .build_server = mx_build_lp_cb,
+        .netstring = true,
+        .max_msg = 200 * CONF_KIB,
+        .err_limit = 1000,
+    },
+    {
+        .name = "stream",
+        .build_client = mx_build_stream_exact,
+        .build_server = mx_build_stream_exact,
+        .width = 4,
+        .max_msg = 512 * CONF_KIB,
+        .no_err_reason = "read_exactly has no limit: the application "
+                         "decides what length is too long",
+    },
+    {
+        .name = "stream-until",
+        .build_client = mx_build_stream_until,
+        .build_server = mx_build_stream_until,
+        .sep = "\r\n\r\n", .sep_len = 4,
+        .max_msg = 96 * CONF_KIB,
+        .err_limit = 1000,
+        .err_in_read = true,
+    },
+    {
+        /* Two implementations of one format: a stream reader client
+         * against a 4-byte big-endian lenprefix layer at the default
+         * limit. */
+        .name = "stream-vs-lenprefix",
+        .build_client = mx_build_stream_exact,
+        .build_server = mx_build_lp_layer,
+        .width = 4,
+        .max_msg = WIRE_LENPREFIX_DEFAULT_MAX,
+        .err_limit = 1000,
+    },
+};
+
+const int matrix_nprotos =
+    (int)(sizeof(matrix_protos) / sizeof(matrix_protos[0]));
+
+/* Rows with an error cell (filled by matrix_suite). */
+static int err_rows[64];
+static int n_err_rows;
+
+/* ---- cells ---- */
+
+static struct mx_cell *
+cell_begin(const char *kind, const struct matrix_proto *r, int fidx)
+{
+    const char *only = getenv("WIRE_TEST_PROTO");
+    if (only != NULL && only[0] != '\0' && strcmp(only, r->name) != 0)
+        return NULL;
+    struct mx_cell *m = calloc(1, sizeof(*m));
+    ck_assert_msg(m != NULL, "out of memory");
+    snprintf(m->case_name, sizeof(m->case_name), "%s:%s", kind, r->name);
+    m->c = conf_begin(fidx, m->case_name);
+    if (m->c == NULL) {
+        free(m);
+        return NULL;
+    }
+    m->row = r;
+    snprintf(m->label, sizeof(m->label), "%s over %s", r->name,
+             m->c->f->name);
+    m->c->fname = m->label;
+    m->seed = m->c->seed;
+    m->t0 = conf_now_ms();
+    return m;
+}
+
+static struct mx_end *
+end_new(struct mx_cell *m, bool server, size_t limit)
+{
+    struct mx_end *e = calloc(1, sizeof(*e));
+    CK(m->c, e != NULL, "out of memory");
+    e->cell = m;
+    e->c = m->c;
+    e->role = server ? "server" : "client";
+    e->server = server;
+    e->limit = limit;
+    e->next = m->ends;
+    m->ends = e;
+    m->c->probes_new++;
+    e->bottom = (server ? m->row->build_server : m->row->build_client)(e);
+    if (server)
+        m->server = e;
+    else
+        m->client = e;
+    return e;
+}
+
+static void
+cell_pair(struct mx_cell *m)
+{
+    struct conf_ctx *c = m->c;
+    conf_pair_start(c, m->client->bottom, m->server->bottom);
+    CONF_WAIT(c, (m->client->made && m->server->made) || c->connect_failed,
+              10000, "both ends connected");
+    CK(c, !c->connect_failed, "connect failed: %s", c->connect_err);
+}
+
+static void
+cell_end(struct mx_cell *m)
+{
+    const char *v = getenv("WIRE_TEST_VERBOSE");
+    if (v != NULL && v[0] == '1' && m->client != NULL && m->server != NULL)
+        fprintf(stderr, "matrix: %-36s %5zu messages, %8llu bytes, "
+                "largest %7zu; refused %zu; pauses: client %d, server %d; "
+                "%ld ms\n", m->label, m->n, (unsigned long long)m->bytes,
+                m->maxlen, m->client->refused, m->client->pauses,
+                m->server->pauses, conf_now_ms() - m->t0);
+    for (struct mx_end *e = m->ends; e != NULL; e = e->next)
+        if (e->made && !e->lost && e->form != NULL)
+            e->form->abort(e);
+    conf_end(m->c);
+    while (m->ends != NULL) {
+        struct mx_end *next = m->ends->next;
+        free(m->ends);
+        m->ends = next;
+    }
+    free(m->sizes);
+    free(m->txbuf);
+    free(m->rxbuf);
+    free(m);
+}
+
+/* ---- the echo cells ---- */
+
+static void
+run_echo(int idx, enum mx_mode mode)
+{
+    const struct matrix_proto *r = &matrix_protos[idx / conf_nfactories];
+    struct mx_cell *m = cell_begin(mode == MX_ECHO ? "echo" : "halfclose",
+                                   r, idx % conf_nfactories);
+    if (m == NULL)
+        return;
+    struct conf_ctx *c = m->c;
+    m->mode = mode;
+    mx_plan_echo(m, mode == MX_ECHO ? 1 : 4);
+    struct mx_end *cl = end_new(m, false, r->max_msg);
+    struct mx_end *sv = end_new(m, true, r->max_msg);
+    cell_pair(m);
+    CONF_WAIT(c, cl->lost && sv->lost, 60000,
+              "every echo and a clean close on both ends");
+    CK(c, cl->nsent == m->n, "client sent %zu of %zu messages", cl->nsent,
+       m->n);
+    CK(c, m->done && cl->nrcvd == m->n, "client verified %zu of %zu echoes",
+       cl->nrcvd, m->n);
+    CK(c, sv->nrcvd == m->n, "server took %zu of %zu messages", sv->nrcvd,
+       m->n);
+    CK(c, cl->lost_code == 0 && sv->lost_code == 0,
+       "unclean close: client %s (%s), server %s (%s)",
+       wire_err_name(cl->lost_code), cl->lost_msg,
+       wire_err_name(sv->lost_code), sv->lost_msg);
+    CK(c, sv->eofs == 1, "server saw %d EOFs", sv->eofs);
+    if (mode == MX_HALFCLOSE)
+        CK(c, m->trailer_ok && cl->eofs == 1,
+           "client: trailer %s, %d EOFs after it",
+           m->trailer_ok ? "received" : "missing", cl->eofs);
+    CK(c, cl->read_code == 0 && sv->read_code == 0,
+       "a stream read failed: client %s (%s), server %s (%s)",
+       wire_err_name(cl->read_code), cl->read_msg,
+       wire_err_name(sv->read_code), sv->read_msg);
+    cell_end(m);
+}
+
+START_TEST(t_echo)
+{
+    run_echo(_i, MX_ECHO);
+}
+END_TEST
+
+START_TEST(t_halfclose)
+{
+    run_echo(_i, MX_HALFCLOSE);
+}
+END_TEST
+
+/* ---- the over-long message cell ---- */
+
+START_TEST(t_overlong)
+{
+    const struct matrix_proto *r =
+        &matrix_protos[err_rows[_i / conf_nfactories]];
+    struct mx_cell *m = cell_begin("overlong", r, _i % conf_nfactories);
+    if (m == NULL)
+        return;
+    struct conf_ctx *c = m->c;
+    m->mode = MX_OVERLONG;
+    mx_plan_overlong(m);
+    struct mx_end *cl = end_new(m, false, r->err_limit);
+    struct mx_end *sv = end_new(m, true, r->err_limit);
+    cell_pair(m);
+    CONF_WAIT(c, cl->lost && sv->lost, 30000, "both ends lost");
+    CK(c, m->done, "client got %zu of the %zu echoes before the over-long "
+       "message", cl->nrcvd, m->n_echo);
+    CK(c, cl->nsent == m->n, "client sent %zu of %zu messages", cl->nsent,
+       m->n);
+    CK(c, sv->nrcvd == m->n_echo, "server took %zu messages, want %zu",
+       sv->nrcvd, m->n_echo);
+    CK(c, sv->eofs == 0, "server saw an EOF");
+    if (r->err_in_read) {
+        CK(c, sv->read_code == WIRE_EMSGSIZE, "server read: %s (%s), want "
+           "WIRE_EMSGSIZE", wire_err_name(sv->read_code), sv->read_msg);
+        CK(c, sv->lost_code == WIRE_EABORTED, "server lost %s (%s) after "
+           "aborting", wire_err_name(sv->lost_code), sv->lost_msg);
+    } else {
+        CK(c, sv->lost_code == WIRE_EMSGSIZE, "server lost %s (%s), want "
+           "WIRE_EMSGSIZE", wire_err_name(sv->lost_code), sv->lost_msg);
+        uint64_t off = 0;
+        for (size_t i = 0; i < m->over_at; i++)
+            off += mx_wire_len(r, m->sizes[i]);
+        char want[64];
+        snprintf(want, sizeof(want), "limit of %zu bytes", r->err_limit);
+        CK(c, strstr(sv->lost_msg, want) != NULL,
+           "server's error does not say '%s': %s", want, sv->lost_msg);
+        snprintf(want, sizeof(want), "stream offset %" PRIu64 " ", off);
+        CK(c, strstr(sv->lost_msg, want) != NULL,
+           "server's error does not say '%s': %s", want, sv->lost_msg);
+    }
+    /* The sender: as the transport declares an abort by the peer.  A
+     * large over-long message may still be on its way out when the
+     * receiver gives up (a length prefix fails at the header): the
+     * sender's write then fails instead (EPIPE), equally once. */
+    bool writing = r->err_limit > 4096 && cl->lost_code == -EPIPE;
+    if (c->f->caps & CONF_CAP_RESET)
+        CK(c, cl->lost_code == -ECONNRESET || writing,
+           "client lost %s (%s), not a reset", wire_err_name(cl->lost_code),
+           cl->lost_msg);
+    else
+        CK(c, (cl->lost_code == 0 && cl->eofs == 1) || writing,
+           "client of a transport that cannot reset: eof %d, lost %s (%s)",
+           cl->eofs, wire_err_name(cl->lost_code), cl->lost_msg);
+    cell_end(m);
+}
+END_TEST
+
+/* ---- the runner ---- */
+
+static void
+remove_tmpdir(void)
+{
+    DIR *d = opendir(conf_tmpdir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", conf_tmpdir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(conf_tmpdir);
+}
+
+static Suite *
+matrix_suite(void)
+{
+    Suite *s = suite_create("matrix");
+    TCase *tc = tcase_create("echo");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, t_echo, 0, matrix_nprotos * conf_nfactories);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("halfclose");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, t_halfclose, 0, matrix_nprotos * conf_nfactories);
+    suite_add_tcase(s, tc);
+    n_err_rows = 0;
+    for (int i = 0; i < matrix_nprotos; i++) {
+        const struct matrix_proto *r = &matrix_protos[i];
+        if (r->err_limit == 0 && r->no_err_reason == NULL) {
+            fprintf(stderr, "matrix: row %s has no error cell and does "
+                    "not say why\n", r->name);
+            exit(EXIT_FAILURE);
+        }
+        if (r->err_limit > 0 &&
+            n_err_rows < (int)(sizeof(err_rows) / sizeof(err_rows[0])))
+            err_rows[n_err_rows++] = i;
+    }
+    tc = tcase_create("overlong");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, t_overlong, 0, n_err_rows * conf_nfactories);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    /* SIGPIPE kills, as in the conformance suite: the library must never
+     * raise it. */
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+
+    snprintf(conf_tmpdir, 256, "/tmp/wire-mx-XXXXXX");
+    if (mkdtemp(conf_tmpdir) == NULL) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    SRunner *sr = srunner_create(matrix_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    remove_tmpdir();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,664 @@
+/*
+ * The matrix's stacks: each way of using a framing format, as a builder a
+ * protocol row names and a `struct mx_form` the shared application logic
+ * (matrix.c) writes and pauses through.
+ *
+ *  layer     wire_chunk_layer_new / wire_lenprefix_layer_new over a plain
+ *            protocol: each data_received is one message; pause_writing
+ *            reaches the application, which stops sending (client) or
+ *            stops reading (server) until resume_writing.
+ *  callback  wire_chunk_protocol_new / wire_lenprefix_protocol_new with a
+ *            struct wire_message_handler: no flow-control callbacks, so the
+ *            client keeps a window of messages in flight.
+ *  stream    wire_stream_new, parsing by hand: a binary length prefix read
+ *            with read_exactly, or a separator with read_until.  Flow
+ *            control through the output queue size and wire_stream_drain.
+ *
+ * Writes use every way there is to write one message: write,
+ * write_sequence (random pieces, empty ones mixed in, more than the
+ * library's small frame vector too), write_ref, and the format's helper.
+ */
+#include "matrix.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct matrix_proto *
+row_of(const struct mx_end *e)
+{
+    return e->cell->row;
+}
+
+/* ---- writing one message on a framed transport ---- */
+
+/* `len` bytes as a gathered write of up to `maxk` random pieces, empty ones
+ * (NULL and not) mixed in. */
+static int
+write_pieces(struct wire_transport *t, const void *data, size_t len,
+             uint64_t *rng, int maxk)
+{
+    struct iovec iov[24];
+    const char *b = data;
+    size_t off = 0;
+    int k = 0;
+    while (off < len && k < maxk - 2) {
+        uint64_t x = conf_rand(rng);
+        if (x % 5 == 0) {
+            iov[k].iov_base = (x & 8) ? NULL : (void *)(uintptr_t)b;
+            iov[k].iov_len = 0;
+            k++;
+            continue;
+        }
+        size_t span = (len - off) / 2 + 1;
+        size_t piece = 1 + (size_t)(x >> 8) % span;
+        iov[k].iov_base = (void *)(uintptr_t)(b + off);
+        iov[k].iov_len = piece;
+        off += piece;
+        k++;
+    }
+    if (off < len) {
+        iov[k].iov_base = (void *)(uintptr_t)(b + off);
+        iov[k].iov_len = len - off;
+        k++;
+    }
+    if (k == 0 || conf_rand(rng) % 3 == 0) {
+        iov[k].iov_base = NULL;
+        iov[k].iov_len = 0;
+        k++;
+    }
+    return wire_transport_write_sequence(t, iov, k);
+}
+
+static int
+framed_send(struct mx_end *e, const void *data, size_t len, unsigned method)
+{
+    struct wire_transport *t = e->t;
+    uint64_t rng = 0x9e3779b97f4a7c15ull * (method + 1u);
+    switch (method % 5) {
+    case 0:
+        return wire_transport_write(t, data, len);
+    case 1:
+        return write_pieces(t, data, len, &rng, 8);
+    case 2: {
+        void *b = conf_ref_alloc(e->c, len);
+        memcpy(b, data, len);
+        int rc = wire_transport_write_ref(t, b, len, conf_ref_free, e->c);
+        if (rc != 0)
+            conf_ref_free(e->c, b, len); /* an error leaves it ours */
+        return rc;
+    }
+    case 3:
+        if (row_of(e)->sep != NULL)
+            return wire_chunk_write(t, data, len);
+        return wire_transport_write(t, data, len);
+    default:
+        /* More pieces than fit the library's small frame vector. */
+        return write_pieces(t, data, len, &rng, 22);
+    }
+}
+
+static void
+framed_pause_in(struct mx_end *e)
+{
+    e->in_paused = true;
+    int rc = wire_transport_pause_reading(e->t);
+    if (rc != 0)
+        conf_violation(e->c, "%s: pause_reading: %s", e->role,
+                       wire_strerror(rc));
+}
+
+static void
+framed_resume_in(struct mx_end *e)
+{
+    e->in_paused = false;
+    int rc = wire_transport_resume_reading(e->t);
+    if (rc != 0)
+        conf_violation(e->c, "%s: resume_reading: %s", e->role,
+                       wire_strerror(rc));
+}
+
+static void
+framed_close(struct mx_end *e)
+{
+    e->closing = true;
+    if (e->t != NULL)
+        wire_transport_close(e->t);
+}
+
+static void
+framed_abort(struct mx_end *e)
+{
+    e->closing = true;
+    if (e->t != NULL)
+        wire_transport_abort(e->t);
+}
+
+static int
+framed_write_eof(struct mx_end *e)
+{
+    return wire_transport_write_eof(e->t);
+}
+
+/* ---- the layer form ---- */
+
+static struct mx_end *
+end_of(struct wire_protocol *p)
+{
+    return (struct mx_end *)(void *)p;
+}
+
+static void
+la_made(struct wire_protocol *p, struct wire_transport *t)
+{
+    mx_app_open(end_of(p), t);
+}
+
+static void
+la_data(struct wire_protocol *p, const void *data, size_t len)
+{
+    mx_app_message(end_of(p), data, len);
+}
+
+static bool
+la_eof(struct wire_protocol *p)
+{
+    return mx_app_eof(end_of(p));
+}
+
+static void
+la_lost(struct wire_protocol *p, const struct wire_error *err)
+{
+    mx_app_lost(end_of(p), err);
+}
+
+static void
+la_pause(struct wire_protocol *p)
+{
+    mx_app_pause(end_of(p));
+}
+
+static void
+la_resume(struct wire_protocol *p)
+{
+    mx_app_resume(end_of(p));
+}
+
+static void
+la_destroy(struct wire_protocol *p)
+{
+    mx_app_destroy(end_of(p));
+}
+
+static const struct wire_protocol_ops layer_app_ops = {
+    .connection_made = la_made,
+    .data_received = la_data,
+    .eof_received = la_eof,
+    .connection_lost = la_lost,
+    .pause_writing = la_pause,
+    .resume_writing = la_resume,
+    .destroy = la_destroy,
+};
+
+static const struct mx_form layer_form = {
+    .name = "layer",
+    .windowed = false,
+    .send = framed_send,
+    .pause_in = framed_pause_in,
+    .resume_in = framed_resume_in,
+    .close = framed_close,
+    .abort = framed_abort,
+    .write_eof = framed_write_eof,
+};
+
+/* ---- the callback form ---- */
+
+static void
+cb_open(void *arg, struct wire_transport *t)
+{
+    mx_app_open(arg, t);
+}
+
+static void
+cb_message(void *arg, struct wire_transport *t, const void *data, size_t len)
+{
+    struct mx_end *e = arg;
+    if (t != e->t)
+        conf_violation(e->c, "%s: message on transport %p, opened on %p",
+                       e->role, (void *)t, (void *)e->t);
+    mx_app_message(e, data, len);
+}
+
+static bool
+cb_eof(void *arg, struct wire_transport *t)
+{
+    (void)t;
+    return mx_app_eof(arg);
+}
+
+static void
+cb_closed(void *arg, const struct wire_error *err)
+{
+    mx_app_lost(arg, err);
+}
+
+static void
+cb_destroy(void *arg)
+{
+    mx_app_destroy(arg);
+}
+
+static const struct wire_message_handler cb_handler = {
+    .open = cb_open,
+    .message = cb_message,
+    .eof = cb_eof,
+    .closed = cb_closed,
+    .destroy = cb_destroy,
+};
+
+static const struct mx_form callback_form = {
+    .name = "callback",
+    .windowed = true,
+    .send = framed_send,
+    .pause_in = framed_pause_in,
+    .resume_in = framed_resume_in,
+    .close = framed_close,
+    .abort = framed_abort,
+    .write_eof = framed_write_eof,
+};
+
+/* ---- builders for chunk and lenprefix ---- */
+
+static void
+chunk_opts(struct mx_end *e, struct wire_chunk_opts *o)
+{
+    const struct matrix_proto *r = row_of(e);
+    if (r->lines) {
+        wire_lines_opts_init(o, true, r->wsep != NULL);
+    } else {
+        wire_chunk_opts_init(o);
+        o->delim = r->sep;
+        o->delim_len = r->sep_len;
+        if (r->wsep != NULL) {
+            o->write_delim = r->wsep;
+            o->write_delim_len = r->wsep_len;
+        }
+    }
+    o->max_len = e->limit;
+    e->tname = r->lines ? "lines" : "chunk";
+}
+
+static void
+lp_opts(struct mx_end *e, struct wire_lenprefix_opts *o)
+{
+    const struct matrix_proto *r = row_of(e);
+    if (r->netstring) {
+        wire_netstring_opts_init(o);
+    } else {
+        wire_lenprefix_opts_init(o, r->width, r->little_endian);
+        o->counts_header = r->counts_header;
+    }
+    o->max_len = e->limit;
+    e->tname = r->netstring ? "netstring" : "lenprefix";
+}
+
+static struct wire_protocol *
+built(struct mx_end *e, struct wire_protocol *p, struct wire_error *err,
+      const char *what)
+{
+    CK(e->c, p != NULL, "%s: %s: %s", e->role, what,
+       err->message != NULL ? err->message : "(no message)");
+    wire_error_clear(err);
+    return p;
+}
+
+struct wire_protocol *
+mx_build_chunk_layer(struct mx_end *e)
+{
+    struct wire_chunk_opts o;
+    struct wire_error err = {0};
+    chunk_opts(e, &o);
+    wire_protocol_init(&e->base, &layer_app_ops);
+    e->form = &layer_form;
+    return built(e, wire_chunk_layer_new(&e->base, &o, &err), &err,
+                 "wire_chunk_layer_new");
+}
+
+struct wire_protocol *
+mx_build_chunk_cb(struct mx_end *e)
+{
+    struct wire_chunk_opts o;
+    struct wire_error err = {0};
+    chunk_opts(e, &o);
+    e->form = &callback_form;
+    return built(e, wire_chunk_protocol_new(&o, &cb_handler, e, &err), &err,
+                 "wire_chunk_protocol_new");
+}
+
+struct wire_protocol *
+mx_build_lp_layer(struct mx_end *e)
+{
+    struct wire_lenprefix_opts o;
+    struct wire_error err = {0};
+    lp_opts(e, &o);
+    wire_protocol_init(&e->base, &layer_app_ops);
+    e->form = &layer_form;
+    return built(e, wire_lenprefix_layer_new(&e->base, &o, &err), &err,
+                 "wire_lenprefix_layer_new");
+}
+
+struct wire_protocol *
+mx_build_lp_cb(struct mx_end *e)
+{
+    struct wire_lenprefix_opts o;
+    struct wire_error err = {0};
+    lp_opts(e, &o);
+    e->form = &callback_form;
+    return built(e, wire_lenprefix_protocol_new(&o, &cb_handler, e, &err),
+                 &err, "wire_lenprefix_protocol_new");
+}
+
+/* ---- the stream forms ---- */
+
+static const struct mx_form stream_exact_form;
+static const struct mx_form stream_until_form;
+
+static bool
+is_until(const struct mx_end *e)
+{
+    return e->form == &stream_until_form;
+}
+
+/* After a write: above the high mark, wait for drain (the application
+ * pauses as it would on pause_writing). */
+static void
+st_drained(struct wire_stream *s, const struct wire_error *err, void *arg)
+{
+    struct mx_end *e = arg;
+    (void)s;
+    if (err != NULL)
+        return; /* the connection is gone; its loss is reported apart */
+    mx_app_resume(e);
+}
+
+static void
+st_flow(struct mx_end *e)
+{
+    if (e->write_paused || e->s == NULL || e->closing)
+        return;
+    struct wire_transport *t = wire_stream_transport(e->s);
+    size_t high, low;
+    wire_transport_get_write_buffer_limits(t, &high, &low);
+    if (wire_transport_get_write_buffer_size(t) <= high)
+        return;
+    mx_app_pause(e);
+    int rc = wire_stream_drain(e->s, st_drained, e);
+    if (rc != 0)
+        conf_violation(e->c, "%s: wire_stream_drain: %s", e->role,
+                       wire_strerror(rc));
+}
+
+static int
+stream_send(struct mx_end *e, const void *data, size_t len, unsigned method)
+{
+    const struct matrix_proto *r = row_of(e);
+    unsigned char frame[64];
+    size_t flen;
+    bool before; /* the frame goes before the payload (a prefix) */
+    if (is_until(e)) {
+        memcpy(frame, r->sep, r->sep_len);
+        flen = r->sep_len;
+        before = false;
+    } else {
+        uint64_t v = len;
+        for (unsigned i = 0; i < r->width; i++) {
+            unsigned shift = r->little_endian ? 8 * i : 8 * (r->width - 1 - i);
+            frame[i] = (unsigned char)(v >> shift);
+        }
+        flen = r->width;
+        before = true;
+    }
+    int rc = 0;
+    switch (method % 3) {
+    case 0: {
+        struct iovec iov[2] = {
+            {before ? (void *)frame : (void *)(uintptr_t)data,
+             before ? flen : len},
+            {before ? (void *)(uintptr_t)data : (void *)frame,
+             before ? len : flen},
+        };
+        rc = wire_stream_write_sequence(e->s, iov, 2);
+        break;
+    }
+    case 1:
+        rc = wire_stream_write(e->s, before ? (const void *)frame : data,
+                               before ? flen : len);
+        if (rc == 0)
+            rc = wire_stream_write(e->s, before ? data : (const void *)frame,
+                                   before ? len : flen);
+        break;
+    default: {
+        char *b = malloc(len + flen);
+        if (b == NULL)
+            return WIRE_ENOMEM;
+        memcpy(b, before ? (const void *)frame : data, before ? flen : len);
+        memcpy(b + (before ? flen : len), before ? data : (const void *)frame,
+               before ? len : flen);
+        rc = wire_stream_write(e->s, b, len + flen);
+        free(b);
+        break;
+    }
+    }
+    if (rc == 0)
+        st_flow(e);
+    return rc;
+}
+
+static void sx_next(struct mx_end *e);
+
+/* A read completed with `err`: true when it was handled here (the clean
+ * end of input at a message boundary, the end we asked for, a failure).
+ * `boundary`: the read began a message, so an end of input there is the
+ * peer's clean EOF. */
+static bool
+sx_failed(struct mx_end *e, size_t len, const struct wire_error *err,
+          bool boundary)
+{
+    e->reading = false;
+    if (err == NULL)
+        return false;
+    if (err->code == WIRE_EINCOMPLETE && len == 0 && boundary) {
+        if (!mx_app_eof(e))
+            e->form->close(e);
+        return true;
+    }
+    if (err->code == WIRE_ECLOSED && e->closing)
+        return true;
+    mx_app_read_error(e, err);
+    return true;
+}
+
+static void
+sx_body(struct wire_stream *s, const void *data, size_t len,
+        const struct wire_error *err, void *arg)
+{
+    struct mx_end *e = arg;
+    (void)s;
+    if (sx_failed(e, len, err, false))
+        return;
+    mx_app_message(e, data, len);
+    sx_next(e);
+}
+
+static void
+sx_header(struct wire_stream *s, const void *data, size_t len,
+          const struct wire_error *err, void *arg)
+{
+    struct mx_end *e = arg;
+    const struct matrix_proto *r = row_of(e);
+    if (sx_failed(e, len, err, true))
+        return;
+    const unsigned char *h = data;
+    uint64_t v = 0;
+    for (unsigned i = 0; i < r->width; i++) {
+        unsigned shift = r->little_endian ? 8 * i : 8 * (r->width - 1 - i);
+        v |= (uint64_t)h[i] << shift;
+    }
+    e->reading = true;
+    int rc = wire_stream_read_exactly(s, (size_t)v, sx_body, e);
+    if (rc != 0) {
+        e->reading = false;
+        conf_violation(e->c, "%s: read_exactly(%llu): %s", e->role,
+                       (unsigned long long)v, wire_strerror(rc));
+    }
+}
+
+static void
+su_message(struct wire_stream *s, const void *data, size_t len,
+           const struct wire_error *err, void *arg)
+{
+    struct mx_end *e = arg;
+    const struct matrix_proto *r = row_of(e);
+    (void)s;
+    if (sx_failed(e, len, err, true))
+        return;
+    if (len < r->sep_len ||
+        memcmp((const char *)data + len - r->sep_len, r->sep, r->sep_len) != 0) {
+        conf_violation(e->c, "%s: read_until gave %zu bytes not ending with "
+                       "the separator", e->role, len);
+        return;
+    }
+    mx_app_message(e, data, len - r->sep_len);
+    sx_next(e);
+}
+
+/* Ask for the next message, unless reading is held or over. */
+static void
+sx_next(struct mx_end *e)
+{
+    if (e->reading || e->in_paused || e->closing || e->lost || e->s == NULL)
+        return;
+    const struct matrix_proto *r = row_of(e);
+    e->reading = true;
+    int rc = is_until(e)
+                 ? wire_stream_read_until(e->s, r->sep, r->sep_len,
+                                          su_message, e)
+                 : wire_stream_read_exactly(e->s, r->width, sx_header, e);
+    if (rc != 0) {
+        e->reading = false;
+        conf_violation(e->c, "%s: asking for a read: %s", e->role,
+                       wire_strerror(rc));
+    }
+}
+
+static void
+st_pause_in(struct mx_end *e)
+{
+    e->in_paused = true; /* no read is asked for until resume */
+}
+
+static void
+st_resume_in(struct mx_end *e)
+{
+    e->in_paused = false;
+    sx_next(e);
+}
+
+static void
+st_close(struct mx_end *e)
+{
+    e->closing = true;
+    if (e->s != NULL)
+        wire_stream_close(e->s);
+}
+
+static void
+st_abort(struct mx_end *e)
+{
+    e->closing = true;
+    if (e->s != NULL)
+        wire_stream_abort(e->s);
+}
+
+static int
+st_write_eof(struct mx_end *e)
+{
+    return wire_stream_write_eof(e->s);
+}
+
+static void
+st_open(struct wire_stream *s, void *arg)
+{
+    struct mx_end *e = arg;
+    e->s = s;
+    mx_app_open(e, wire_stream_transport(s));
+    sx_next(e);
+}
+
+static void
+st_closed(struct wire_stream *s, const struct wire_error *err, void *arg)
+{
+    struct mx_end *e = arg;
+    (void)s;
+    mx_app_lost(e, err);
+    e->s = NULL; /* freed after this returns */
+}
+
+static void
+st_destroy(void *arg)
+{
+    mx_app_destroy(arg);
+}
+
+static const struct wire_stream_handler stream_handler = {
+    .open = st_open,
+    .closed = st_closed,
+    .destroy = st_destroy,
+};
+
+static const struct mx_form stream_exact_form = {
+    .name = "stream (read_exactly)",
+    .windowed = false,
+    .send = stream_send,
+    .pause_in = st_pause_in,
+    .resume_in = st_resume_in,
+    .close = st_close,
+    .abort = st_abort,
+    .write_eof = st_write_eof,
+};
+
+static const struct mx_form stream_until_form = {
+    .name = "stream (read_until)",
+    .windowed = false,
+    .send = stream_send,
+    .pause_in = st_pause_in,
+    .resume_in = st_resume_in,
+    .close = st_close,
+    .abort = st_abort,
+    .write_eof = st_write_eof,
+};
+
+static struct wire_protocol *
+build_stream(struct mx_end *e, const struct mx_form *form, size_t limit)
+{
+    struct wire_stream_opts o = {0};
+    o.limit = limit;
+    e->form = form;
+    e->tname = NULL; /* the transport's own */
+    struct wire_protocol *p = wire_stream_new(&o, &stream_handler, e);
+    CK(e->c, p != NULL, "%s: wire_stream_new failed", e->role);
+    return p;
+}
+
+struct wire_protocol *
+mx_build_stream_exact(struct mx_end *e)
+{
+    /* The stream's limit stays the default: read_exactly takes messages
+     * far larger than it. */
+    return build_stream(e, &stream_exact_form, 0);
+}
+
+struct wire_protocol *
+mx_build_stream_until(struct mx_end *e)
+{
+    return build_stream(e, &stream_until_form, e->limit);
+}
