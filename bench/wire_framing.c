@@ -19,13 +19,16 @@
  * 64 KiB plus one message: the data stays in cache and the figures are
  * the framing's cost, not the memory's.
  *
- * Both sides must count the same messages (checked on every run).  Each
- * round times each side once (libwire, then the loop, alternately first)
- * for about 0.1 s; the figures are the medians over the rounds.  Output,
+ * All sides must count the same messages (checked on every run).  Each
+ * round times each side once (the order rotates) for about 0.1 s; the
+ * figures are the medians over the rounds.  Output,
  * one line per framing:
  *   framing=NAME msg_bytes=N wire_MB/s=X wire_msg/s=X base_MB/s=X
- *   base_msg/s=X ratio=R
- * (ratio = libwire / baseline; per-round figures go to stderr).
+ *   base_msg/s=X ratio=R floor_MB/s=X floor_msg/s=X floor_ratio=R
+ * (ratio = libwire / bare loop; per-round figures go to stderr).  The
+ * "floor" is the bare loop plus one call through a function pointer per
+ * message: the least any API that hands each message to a callback can
+ * cost, so floor_ratio shows what libwire adds beyond that.
  *
  * Usage: wire_framing [ROUNDS]   (default 7)
  *        wire_framing --profile lines|lenprefix [SECONDS]
@@ -182,26 +185,42 @@ wire_side(const struct stream *s, enum kind k, uint64_t reads)
 
 /* ---- the baselines ---- */
 
-static uint64_t
-memchr_side(const struct stream *s, uint64_t reads)
+/* What any per-message callback API must do at least: call a function
+ * through a pointer for each message (the "floor" columns). */
+static uint64_t floor_calls;
+static void
+floor_cb(const void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    floor_calls++;
+}
+static void (*volatile per_msg)(const void *data, size_t len) = floor_cb;
+
+static inline __attribute__((always_inline)) uint64_t
+memchr_loop(const struct stream *s, uint64_t reads, const bool call)
 {
     uint64_t n = 0, off = 0;
+    void (*cb)(const void *, size_t) = per_msg;
     for (uint64_t i = 0; i < reads; i++, off += READ_SIZE) {
         const char *p = window(s, off), *end = p + READ_SIZE, *q;
         while ((q = memchr(p, '\n', (size_t)(end - p))) != NULL) {
             n++;
+            if (call)
+                cb(p, (size_t)(q - p));
             p = q + 1;
         }
     }
     return n;
 }
 
-static uint64_t
-header_side(const struct stream *s, uint64_t reads)
+static inline __attribute__((always_inline)) uint64_t
+header_loop(const struct stream *s, uint64_t reads, const bool call)
 {
     uint64_t n = 0, off = 0, skip = 0;
     unsigned char hdr[4];
     size_t hlen = 0;
+    void (*cb)(const void *, size_t) = per_msg;
     for (uint64_t i = 0; i < reads; i++, off += READ_SIZE) {
         const unsigned char *d = (const unsigned char *)window(s, off);
         size_t pos = 0;
@@ -215,6 +234,8 @@ header_side(const struct stream *s, uint64_t reads)
                        (uint64_t)d[pos + 2] << 16 | (uint64_t)d[pos + 3] << 24;
                 pos += 4;
                 n++;
+                if (call)
+                    cb(d + pos, (size_t)skip);
             } else {
                 hdr[hlen++] = d[pos++];
                 if (hlen == 4) {
@@ -222,11 +243,37 @@ header_side(const struct stream *s, uint64_t reads)
                            (uint64_t)hdr[2] << 16 | (uint64_t)hdr[3] << 24;
                     hlen = 0;
                     n++;
+                    if (call)
+                        cb(d + pos, (size_t)skip);
                 }
             }
         }
     }
     return n;
+}
+
+static uint64_t
+memchr_side(const struct stream *s, uint64_t reads)
+{
+    return memchr_loop(s, reads, false);
+}
+
+static uint64_t
+header_side(const struct stream *s, uint64_t reads)
+{
+    return header_loop(s, reads, false);
+}
+
+static uint64_t
+memchr_call_side(const struct stream *s, uint64_t reads)
+{
+    return memchr_loop(s, reads, true);
+}
+
+static uint64_t
+header_call_side(const struct stream *s, uint64_t reads)
+{
+    return header_loop(s, reads, true);
 }
 
 /* ---- timing ---- */
@@ -237,15 +284,28 @@ struct figure {
 
 /* Run one side for at least MIN_SECONDS; whole periods of the stream
  * (where both sides must agree) are checked exactly. */
+enum side { SIDE_WIRE, SIDE_BARE, SIDE_FLOOR };
+
+static uint64_t
+run_side(const struct stream *s, enum kind k, enum side side, uint64_t reads)
+{
+    switch (side) {
+    case SIDE_WIRE:
+        return wire_side(s, k, reads);
+    case SIDE_BARE:
+        return k == LINES ? memchr_side(s, reads) : header_side(s, reads);
+    default:
+        return k == LINES ? memchr_call_side(s, reads) : header_call_side(s, reads);
+    }
+}
+
 static struct figure
-timed(const struct stream *s, enum kind k, bool wire, uint64_t reads)
+timed(const struct stream *s, enum kind k, enum side side, uint64_t reads)
 {
     uint64_t total_reads = 0, msgs = 0;
     double t0 = now(), el;
     do {
-        uint64_t got = wire ? wire_side(s, k, reads)
-                            : k == LINES ? memchr_side(s, reads)
-                                         : header_side(s, reads);
+        uint64_t got = run_side(s, k, side, reads);
         /* Every full message in `reads` reads; the stream has an
          * integral number of messages per `reads` reads (see main). */
         if (got != reads * READ_SIZE / s->period)
@@ -306,39 +366,41 @@ bench(const char *name, enum kind k, int rounds)
                 name, (unsigned long long)w, (unsigned long long)b);
         exit(1);
     }
-    double *wm = calloc((size_t)rounds, sizeof(double));
-    double *wn = calloc((size_t)rounds, sizeof(double));
-    double *bm = calloc((size_t)rounds, sizeof(double));
-    double *bn = calloc((size_t)rounds, sizeof(double));
-    if (wm == NULL || wn == NULL || bm == NULL || bn == NULL)
-        die("out of memory");
-    for (int r = 0; r < rounds; r++) {
-        struct figure fw, fb;
-        if (r % 2 == 0) {
-            fw = timed(&s, k, true, reads);
-            fb = timed(&s, k, false, reads);
-        } else {
-            fb = timed(&s, k, false, reads);
-            fw = timed(&s, k, true, reads);
-        }
-        wm[r] = fw.mbs;
-        wn[r] = fw.msgs;
-        bm[r] = fb.mbs;
-        bn[r] = fb.msgs;
-        fprintf(stderr, "  %s round %d: libwire %.1f MB/s, baseline %.1f MB/s, "
-                        "ratio %.3f\n",
-                name, r + 1, fw.mbs, fb.mbs, fw.mbs / fb.mbs);
+    /* [side][round]: MB/s and msg/s. */
+    double *mbs[3], *msgs[3];
+    for (int i = 0; i < 3; i++) {
+        mbs[i] = calloc((size_t)rounds, sizeof(double));
+        msgs[i] = calloc((size_t)rounds, sizeof(double));
+        if (mbs[i] == NULL || msgs[i] == NULL)
+            die("out of memory");
     }
-    double mw = median(wm, rounds), mb = median(bm, rounds);
+    for (int r = 0; r < rounds; r++) {
+        /* Rotate which side goes first, so drift hits all three alike. */
+        for (int j = 0; j < 3; j++) {
+            enum side side = (enum side)((r + j) % 3);
+            struct figure f = timed(&s, k, side, reads);
+            mbs[side][r] = f.mbs;
+            msgs[side][r] = f.msgs;
+        }
+        fprintf(stderr, "  %s round %d: libwire %.1f MB/s, bare loop %.1f MB/s "
+                        "(ratio %.3f), loop + call %.1f MB/s (ratio %.3f)\n",
+                name, r + 1, mbs[SIDE_WIRE][r], mbs[SIDE_BARE][r],
+                mbs[SIDE_WIRE][r] / mbs[SIDE_BARE][r], mbs[SIDE_FLOOR][r],
+                mbs[SIDE_WIRE][r] / mbs[SIDE_FLOOR][r]);
+    }
+    double mw = median(mbs[SIDE_WIRE], rounds), mb = median(mbs[SIDE_BARE], rounds);
+    double mf = median(mbs[SIDE_FLOOR], rounds);
     printf("framing=%s msg_bytes=%zu wire_MB/s=%.1f wire_msg/s=%.0f "
-           "base_MB/s=%.1f base_msg/s=%.0f ratio=%.3f\n",
-           name, s.period, mw, median(wn, rounds), mb, median(bn, rounds),
-           mw / mb);
+           "base_MB/s=%.1f base_msg/s=%.0f ratio=%.3f floor_MB/s=%.1f "
+           "floor_msg/s=%.0f floor_ratio=%.3f\n",
+           name, s.period, mw, median(msgs[SIDE_WIRE], rounds), mb,
+           median(msgs[SIDE_BARE], rounds), mw / mb, mf,
+           median(msgs[SIDE_FLOOR], rounds), mw / mf);
     fflush(stdout);
-    free(wm);
-    free(wn);
-    free(bm);
-    free(bn);
+    for (int i = 0; i < 3; i++) {
+        free(mbs[i]);
+        free(msgs[i]);
+    }
     free(s.buf);
 }
 

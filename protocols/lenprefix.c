@@ -253,23 +253,28 @@ lp_recv(struct wire_layer *l, const void *data, size_t len)
     uint64_t base = p->in;
     p->in += len;
     size_t pos = 0;
-    if (p->kind == WIRE_LENPREFIX_BINARY && p->state == LP_HEADER &&
-        p->hlen == 0 && !p->failed) {
-        bool stop = false;
-        switch (p->width * 2 + p->little_endian) {
-        case 2: pos = lp_fast(p, d, len, pos, 1, false, &stop); break;
-        case 3: pos = lp_fast(p, d, len, pos, 1, true, &stop); break;
-        case 4: pos = lp_fast(p, d, len, pos, 2, false, &stop); break;
-        case 5: pos = lp_fast(p, d, len, pos, 2, true, &stop); break;
-        case 8: pos = lp_fast(p, d, len, pos, 4, false, &stop); break;
-        case 9: pos = lp_fast(p, d, len, pos, 4, true, &stop); break;
-        case 16: pos = lp_fast(p, d, len, pos, 8, false, &stop); break;
-        default: pos = lp_fast(p, d, len, pos, 8, true, &stop); break;
-        }
-        if (stop)
-            return 0;
-    }
     while (pos < len && !p->failed) {
+        if (p->kind == WIRE_LENPREFIX_BINARY && p->state == LP_HEADER &&
+            p->hlen == 0) {
+            /* Between messages: take the fast path for what follows
+             * (also after the state machine finished a message that
+             * began in an earlier read). */
+            bool stop = false;
+            switch (p->width * 2 + p->little_endian) {
+            case 2: pos = lp_fast(p, d, len, pos, 1, false, &stop); break;
+            case 3: pos = lp_fast(p, d, len, pos, 1, true, &stop); break;
+            case 4: pos = lp_fast(p, d, len, pos, 2, false, &stop); break;
+            case 5: pos = lp_fast(p, d, len, pos, 2, true, &stop); break;
+            case 8: pos = lp_fast(p, d, len, pos, 4, false, &stop); break;
+            case 9: pos = lp_fast(p, d, len, pos, 4, true, &stop); break;
+            case 16: pos = lp_fast(p, d, len, pos, 8, false, &stop); break;
+            default: pos = lp_fast(p, d, len, pos, 8, true, &stop); break;
+            }
+            if (stop)
+                return 0;
+            if (pos >= len)
+                break;
+        }
         switch (p->state) {
         case LP_HEADER:
             if (p->hlen == 0)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define SEP_MAX 64
+#define STREAM_KEEP_BUFFER ((size_t)64 * 1024) /* kept between reads */
 
 enum req_kind { R_SOME, R_EXACT, R_UNTIL, R_EOF };
 
@@ -223,6 +224,14 @@ dispatch(struct wire_stream *s)
     }
 wait:
     s->dispatching = false;
+    /* No callback holds a pointer into the buffer now: give back a large
+     * one once it is empty (a big read_exactly must not pin its memory
+     * for the life of the connection). */
+    if (avail(s) == 0 && s->cap > STREAM_KEEP_BUFFER) {
+        free(s->buf);
+        s->buf = NULL;
+        s->cap = s->start = s->end = 0;
+    }
     update_flow(s);
 }
 

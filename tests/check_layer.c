@@ -242,16 +242,6 @@ START_TEST(test_string_both_ways)
 END_TEST
 
 static void
-pause_on_first(struct rec_log *log, struct wire_transport *t, const void *d,
-               size_t n)
-{
-    (void)d;
-    (void)n;
-    if (log->data_calls == 1)
-        ck_assert_int_eq(wire_transport_pause_reading(t), 0);
-}
-
-static void
 pause_on_every(struct rec_log *log, struct wire_transport *t, const void *d,
                size_t n)
 {
@@ -263,7 +253,7 @@ pause_on_every(struct rec_log *log, struct wire_transport *t, const void *d,
 
 START_TEST(test_string_pause_holds_messages)
 {
-    struct rec_log log = {.on_data = pause_on_first};
+    struct rec_log log = {.on_data = rec_pause_on_first};
     struct wire_transport *st = lf_on_string(&log, NULL);
     struct wire_transport *up = log.t;
     /* One read below, three messages: the first pauses the rest. */
@@ -312,7 +302,7 @@ END_TEST
 
 START_TEST(test_string_eof_after_held_messages)
 {
-    struct rec_log log = {.on_data = pause_on_first};
+    struct rec_log log = {.on_data = rec_pause_on_first};
     struct wire_transport *st = lf_on_string(&log, NULL);
     struct wire_transport *up = log.t;
     ck_assert_int_eq(wire_string_transport_feed(st, "x\ny\n", 4), 0);
@@ -487,7 +477,7 @@ START_TEST(test_string_two_layers)
 {
     /* rec <- lineframe <- count <- string: both layers translate and
      * defer through the string transport at the bottom. */
-    struct rec_log log = {.on_data = pause_on_first};
+    struct rec_log log = {.on_data = rec_pause_on_first};
     struct lf_layer *lf;
     struct count_layer *cnt;
     struct wire_transport *st =
@@ -590,7 +580,7 @@ static const volatile bool never = false;
 START_TEST(test_mem_both_ways)
 {
     struct wire_loop *loop = wire_loop_new();
-    struct rec_log logs[2] = {{.on_data = pause_on_first}, {0}};
+    struct rec_log logs[2] = {{.on_data = rec_pause_on_first}, {0}};
     struct rec_log *up = &logs[0], *peer = &logs[1];
     struct lf_layer *lf;
     struct wire_transport *ta, *tb;

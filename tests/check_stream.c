@@ -111,9 +111,10 @@ struct sx {
     /* a chain of reads, each asked by the previous one's callback */
     const struct step *script;
     size_t next;
-    /* or the test's own reaction */
+    /* or the test's own reaction: to every read, or to the first only */
     void (*on_open)(struct sx *x);
     sx_read_hook on_read;
+    void (*on_first_read)(struct sx *x);
     size_t user_n;
     int user_i;
 };
@@ -125,18 +126,7 @@ static bool asking;
 static void
 log_add(struct sx *x, const void *data, size_t len)
 {
-    if (x->log_len + len + 1 > x->log_cap) {
-        size_t c = x->log_cap ? x->log_cap : 256;
-        while (c < x->log_len + len + 1)
-            c *= 2;
-        char *nb = realloc(x->log, c);
-        ck_assert_ptr_nonnull(nb);
-        x->log = nb;
-        x->log_cap = c;
-    }
-    memcpy(x->log + x->log_len, data, len);
-    x->log_len += len;
-    x->log[x->log_len] = '\0';
+    unit_append(&x->log, &x->log_len, &x->log_cap, data, len);
 }
 
 static void
@@ -241,10 +231,14 @@ read_cb(struct wire_stream *s, const void *data, size_t len,
     log_add(x, data, len);
     log_err(x, err);
     log_str(x, "|");
-    if (x->on_read != NULL)
+    if (x->on_first_read != NULL) {
+        if (x->reads == 1)
+            x->on_first_read(x);
+    } else if (x->on_read != NULL) {
         x->on_read(x, data, len, err);
-    else
+    } else {
         run_script(x);
+    }
     leave(x);
 }
 
@@ -266,15 +260,24 @@ ask_drain(struct waiter_tag *w)
     return rc;
 }
 
+/* Every drain callback starts here: "drain:NAME|", "!ERR" before the '|'
+ * when it failed. */
 static void
-drain_cb(struct wire_stream *s, const struct wire_error *err, void *arg)
+enter_drain(struct waiter_tag *w, struct wire_stream *s,
+            const struct wire_error *err)
 {
-    struct waiter_tag *w = arg;
     enter(w->x, s);
     log_str(w->x, "drain:");
     log_str(w->x, w->name);
     log_err(w->x, err);
     log_str(w->x, "|");
+}
+
+static void
+drain_cb(struct wire_stream *s, const struct wire_error *err, void *arg)
+{
+    struct waiter_tag *w = arg;
+    enter_drain(w, s, err);
     if (w->again) {
         w->again = false;
         ck_assert_int_eq(ask_drain(w), 0);
@@ -665,14 +668,8 @@ END_TEST
 /* Inside a callback, ask for two reads and check neither ran yet: both
  * follow, in order, once this callback returns. */
 static void
-two_more(struct sx *x, const char *data, size_t len,
-         const struct wire_error *err)
+two_more(struct sx *x)
 {
-    (void)data;
-    (void)len;
-    (void)err;
-    if (x->user_i++ > 0)
-        return;
     int before = x->reads;
     ck_assert_int_eq(ask(x, EXACT, 2, NULL), 0);
     ck_assert_int_eq(ask(x, LINE, 0, NULL), 0);
@@ -682,7 +679,7 @@ two_more(struct sx *x, const char *data, size_t len,
 
 START_TEST(test_reads_in_callback_queue_in_order)
 {
-    struct sx x = {.on_read = two_more};
+    struct sx x = {.on_first_read = two_more};
     sx_start(&x, NULL);
     ck_assert_int_eq(ask(&x, LINE, 0, NULL), 0);
     ck_assert_int_eq(ask(&x, READ, 3, NULL), 0); /* asked before the two */
@@ -757,14 +754,8 @@ END_TEST
 
 /* close / abort from inside a read callback */
 static void
-close_in_read(struct sx *x, const char *data, size_t len,
-              const struct wire_error *err)
+close_in_read(struct sx *x)
 {
-    (void)data;
-    (void)len;
-    (void)err;
-    if (x->user_i++ > 0)
-        return;
     if (x->user_n)
         wire_stream_abort(x->s);
     else
@@ -776,7 +767,7 @@ close_in_read(struct sx *x, const char *data, size_t len,
 
 START_TEST(test_close_inside_read)
 {
-    struct sx x = {.on_read = close_in_read};
+    struct sx x = {.on_first_read = close_in_read};
     sx_start(&x, NULL);
     ck_assert_int_eq(ask(&x, LINE, 0, NULL), 0);
     ck_assert_int_eq(ask(&x, LINE, 0, NULL), 0);
@@ -795,7 +786,7 @@ END_TEST
 
 START_TEST(test_abort_inside_read)
 {
-    struct sx x = {.on_read = close_in_read, .user_n = 1};
+    struct sx x = {.on_first_read = close_in_read, .user_n = 1};
     sx_start(&x, NULL);
     ck_assert_int_eq(ask(&x, LINE, 0, NULL), 0);
     ck_assert_int_eq(ask(&x, EXACT, 10, NULL), 0);
@@ -1401,11 +1392,7 @@ static void
 drain_then_close(struct wire_stream *s, const struct wire_error *err, void *arg)
 {
     struct waiter_tag *w = arg;
-    enter(w->x, s);
-    log_str(w->x, "drain:");
-    log_str(w->x, w->name);
-    log_err(w->x, err);
-    log_str(w->x, "|");
+    enter_drain(w, s, err);
     if (w->again)
         wire_stream_abort(s);
     else
@@ -1665,17 +1652,14 @@ Suite *
 stream_suite(void)
 {
     Suite *s = suite_create("stream");
-    TCase *tc = tcase_create("read");
-    tcase_add_checked_fixture(tc, unit_setup, NULL);
+    TCase *tc = unit_tcase(s, "read");
     tcase_add_loop_test(tc, test_read_kinds_split, 0, SPLIT_RUNS);
     tcase_add_loop_test(tc, test_read_n_split, 0, SPLIT_RUNS);
     tcase_add_test(tc, test_separator_split_everywhere);
     tcase_add_loop_test(tc, test_separator_binary_and_longest, 0, SPLIT_RUNS);
     tcase_add_test(tc, test_bad_arguments);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("reentrancy");
-    tcase_add_checked_fixture(tc, unit_setup, NULL);
+    tc = unit_tcase(s, "reentrancy");
     tcase_add_test(tc, test_outside_reads_wait_for_step);
     tcase_add_loop_test(tc, test_reads_in_callback_queue_in_order, 0, SPLIT_RUNS);
     tcase_add_test(tc, test_many_messages_one_feed);
@@ -1683,20 +1667,16 @@ stream_suite(void)
     tcase_add_test(tc, test_abort_inside_read);
     tcase_add_test(tc, test_close_and_abort_inside_open);
     tcase_add_test(tc, test_close_and_abort_inside_drain);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("limits");
-    tcase_add_checked_fixture(tc, unit_setup, NULL);
+    tc = unit_tcase(s, "limits");
     tcase_add_loop_test(tc, test_until_limit_keeps_data, 0, SPLIT_RUNS);
     tcase_add_test(tc, test_until_limit_boundary);
     tcase_add_loop_test(tc, test_exactly_beyond_limit, 0, SPLIT_RUNS);
     tcase_add_test(tc, test_flow_pause_and_resume);
     tcase_add_loop_test(tc, test_read_to_eof_and_eof_limit, 0, SPLIT_RUNS);
     tcase_add_loop_test(tc, test_eof_limit_keeps_data, 0, SPLIT_RUNS);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("end");
-    tcase_add_checked_fixture(tc, unit_setup, NULL);
+    tc = unit_tcase(s, "end");
     tcase_add_loop_test(tc, test_eof_gives_partial_data, 0, SPLIT_RUNS);
     tcase_add_loop_test(tc, test_error_gives_partial_data, 0, SPLIT_RUNS);
     tcase_add_test(tc, test_close_answers_pending_and_refuses_new);
@@ -1705,21 +1685,16 @@ stream_suite(void)
     tcase_add_test(tc, test_write_eof_then_read);
     tcase_add_test(tc, test_free_open_stream_aborts);
     tcase_add_test(tc, test_destroy_never_started);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("drain");
-    tcase_add_checked_fixture(tc, unit_setup, NULL);
+    tc = unit_tcase(s, "drain");
     tcase_add_test(tc, test_drain_many_waiters);
     tcase_add_test(tc, test_drain_not_paused_needs_step);
     tcase_add_test(tc, test_drain_error_on_loss);
     tcase_add_test(tc, test_drain_through_close);
-    suite_add_tcase(s, tc);
 
-    tc = tcase_create("showcase");
-    tcase_add_checked_fixture(tc, unit_setup, NULL);
+    tc = unit_tcase(s, "showcase");
     tcase_add_loop_test(tc, test_showcase_split, 0, SPLIT_RUNS);
     tcase_add_test(tc, test_showcase_10000_frames_one_feed);
     tcase_add_loop_test(tc, test_showcase_truncated_and_oversized, 0, SPLIT_RUNS);
-    suite_add_tcase(s, tc);
     return s;
 }

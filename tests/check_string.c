@@ -457,16 +457,6 @@ END_TEST
 
 /* ---- pause_reading ---- */
 
-static void
-pause_after_first(struct rec_log *log, struct wire_transport *t,
-                  const void *data, size_t len)
-{
-    (void)data;
-    (void)len;
-    if (log->data_calls == 1)
-        ck_assert_int_eq(wire_transport_pause_reading(t), 0);
-}
-
 START_TEST(test_pause_reading_holds_input)
 {
     struct rec_log log = {0};
@@ -498,7 +488,7 @@ END_TEST
 
 START_TEST(test_pause_reading_from_data_received)
 {
-    struct rec_log log = {.on_data = pause_after_first};
+    struct rec_log log = {.on_data = rec_pause_on_first};
     struct wire_transport *t = st_new(&log);
     ck_assert_int_eq(wire_string_transport_feed(t, "one", 3), 0);
     ck_assert_int_eq(wire_string_transport_feed(t, "two", 3), 0);

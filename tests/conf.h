@@ -257,6 +257,13 @@ void conf_shrink_buffers(struct conf_ctx *c, struct wire_transport *t);
 void conf_note(struct conf_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The main() of a program over the factories: SIGPIPE made to kill (the
+ * library must never raise it), conf_tmpdir made from `tmp_template` (a
+ * mkdtemp template: stay in /tmp whatever TMPDIR says, as Unix socket
+ * paths are short), `s` run, the directory removed.  Returns the exit
+ * status. */
+int conf_run(Suite *s, const char *tmp_template);
+
 /* Case registration (one function per file). */
 void conf_add_data_cases(Suite *s);
 void conf_add_close_cases(Suite *s);

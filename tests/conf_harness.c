@@ -1,12 +1,16 @@
 /*
  * The conformance harness: the deterministic stream, the case context
- * (begin, end, leak accounting), the loop driving helpers, and pairs made
- * through a factory.  The probe protocol and the pump are in
- * conf_probe.c.
+ * (begin, end, leak accounting), the loop driving helpers, pairs made
+ * through a factory, and the runner both programs over the factories
+ * (check_conformance, check_matrix) use as their main().  The probe
+ * protocol and the pump are in conf_probe.c.
  */
 #include "conf.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -388,4 +392,48 @@ conf_probe_pair(struct conf_ctx *c, struct probe *client, struct probe *server)
     CONF_WAIT(c, (client->made && server->made) || c->connect_failed, 10000,
               "both ends connected");
     CK(c, !c->connect_failed, "connect failed: %s", c->connect_err);
+}
+
+/* ---- the runner ---- */
+
+static void
+remove_tmpdir(void)
+{
+    DIR *d = opendir(conf_tmpdir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", conf_tmpdir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(conf_tmpdir);
+}
+
+int
+conf_run(Suite *s, const char *tmp_template)
+{
+    /* SIGPIPE keeps its default action (it kills): the library must never
+     * raise it, and the suites would notice. */
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+
+    snprintf(conf_tmpdir, 256, "%s", tmp_template);
+    if (mkdtemp(conf_tmpdir) == NULL) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    remove_tmpdir();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

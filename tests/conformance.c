@@ -15,8 +15,6 @@
  */
 #include "conf.h"
 
-#include <dirent.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -428,49 +426,12 @@ conf_add_data_cases(Suite *s)
 
 /* ---- the runner ---- */
 
-static void
-remove_tmpdir(void)
-{
-    DIR *d = opendir(conf_tmpdir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", conf_tmpdir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(conf_tmpdir);
-}
-
 int
 main(void)
 {
-    /* SIGPIPE keeps its default action (it kills): the library must never
-     * raise it, and this suite would notice. */
-    signal(SIGPIPE, SIG_DFL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
-
-    /* Unix socket paths are short: stay in /tmp whatever TMPDIR says. */
-    snprintf(conf_tmpdir, 256, "/tmp/wire-conf-XXXXXX");
-    if (mkdtemp(conf_tmpdir) == NULL) {
-        perror("mkdtemp");
-        return EXIT_FAILURE;
-    }
     Suite *s = suite_create("conformance");
     conf_add_data_cases(s);
     conf_add_close_cases(s);
     conf_add_net_cases(s);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    remove_tmpdir();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return conf_run(s, "/tmp/wire-conf-XXXXXX");
 }

@@ -12,85 +12,19 @@
 #    keep working;
 #  - SIGTERM exits 0; bad options exit 2 with a message.
 # Never sleeps to wait: it reads the server's stdout/stderr pipes and the
-# sockets, each with a bounded timeout.
+# sockets, each with a bounded timeout (tests/server_harness.py).
 #
 # Usage: bash tests/echo-lines-test.sh [BUILD_DIR]   (default: .)
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
 build=${1:-.}
-exec python3 - "$build/examples/echo-server" <<'PY'
-import os, re, select, shutil, signal, socket, subprocess, sys, tempfile, time
+PYTHONPATH=$(cd "$(dirname "$0")" && pwd) PYTHONDONTWRITEBYTECODE=1 \
+    exec python3 - "$build/examples/echo-server" <<'PY'
+import os, shutil, signal, socket, subprocess, sys, tempfile
+from server_harness import TIMEOUT, Server, connect, ok, recv_exactly, recv_to_end, status
 
 SRV = sys.argv[1]
 MAX = 64
-TIMEOUT = 10.0
-failed = False
-
-
-def ok(name, cond, detail=""):
-    global failed
-    print(("PASS " if cond else "FAIL ") + name + ("" if cond else " (%s)" % detail))
-    sys.stdout.flush()
-    if not cond:
-        failed = True
-
-
-class Pipe:
-    """Lines from a child's pipe, each awaited with a deadline."""
-
-    def __init__(self, f):
-        self.fd = f.fileno()
-        self.buf = b""
-
-    def line(self, timeout=TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                return None
-            c = os.read(self.fd, 65536)
-            if not c:
-                return None
-            self.buf += c
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode(errors="replace")
-
-
-def connect(addr):
-    if addr.startswith("tcp://"):
-        host, port = addr[6:].rsplit(":", 1)
-        s = socket.create_connection((host, int(port)), timeout=TIMEOUT)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    else:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(TIMEOUT)
-        s.connect(addr[5:])
-    return s
-
-
-def recv_exactly(s, n):
-    got = b""
-    while len(got) < n:
-        c = s.recv(n - len(got))
-        if not c:
-            break
-        got += c
-    return got
-
-
-def recv_to_end(s):
-    """Everything until EOF or a reset; (bytes, how it ended)."""
-    got = b""
-    try:
-        while True:
-            c = s.recv(65536)
-            if not c:
-                return got, "eof"
-            got += c
-    except ConnectionResetError:
-        return got, "reset"
-    except socket.timeout:
-        return got, "timeout"
 
 
 def exchange(s, data, expect):
@@ -99,19 +33,11 @@ def exchange(s, data, expect):
 
 
 def run(label, endpoint):
-    p = subprocess.Popen([SRV, "--lines", "--max-line", str(MAX), endpoint],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = Pipe(p.stdout), Pipe(p.stderr)
-    try:
-        line = out.line()
-        m = re.fullmatch(r"listening on (.*)", line or "")
-        want = (r"tcp://127\.0\.0\.1:[1-9][0-9]*" if endpoint.startswith("tcp")
-                else re.escape(endpoint))
-        ok(label + ": listening line", m is not None and re.fullmatch(want, m.group(1)),
-           "got %r" % line)
-        if m is None:
+    with Server([SRV, "--lines", "--max-line", str(MAX), endpoint]) as srv:
+        addr = srv.listening(label, endpoint)
+        if addr is None:
             return
-        addr = m.group(1)
+        err = srv.err
 
         # Several lines in one write, \n and \r\n, empty ones too.
         a = connect(addr)
@@ -140,7 +66,7 @@ def run(label, endpoint):
         got, how = recv_to_end(b)
         ok(label + ": over-long line closes that connection",
            got == b"" and how in ("eof", "reset"), "got %r, %s" % (got, how))
-        e = err.line()
+        e = err.text()
         ok(label + ": stderr names the limit and the offset",
            e is not None and "stream offset 3 " in e and
            ("limit of %d bytes" % MAX) in e, "stderr %r" % e)
@@ -154,7 +80,7 @@ def run(label, endpoint):
         got, how = recv_to_end(c)
         ok(label + ": over-long unterminated line closes that connection",
            got == b"" and how in ("eof", "reset"), "got %r, %s" % (got, how))
-        e = err.line()
+        e = err.text()
         ok(label + ": stderr again, offset 0",
            e is not None and "stream offset 0 " in e, "stderr %r" % e)
         d = connect(addr)
@@ -170,18 +96,7 @@ def run(label, endpoint):
         for s in (a, b, c):
             s.close()
 
-        p.send_signal(signal.SIGTERM)
-        rc = p.wait(timeout=TIMEOUT)
-        ok(label + ": SIGTERM exits 0", rc == 0, "status %s" % rc)
-        rest = p.stdout.read()
-        ok(label + ": exactly one line on stdout", out.buf + rest == b"",
-           "also %r" % (out.buf + rest))
-        rest = err.buf + p.stderr.read()
-        ok(label + ": nothing else on stderr", rest == b"", "also %r" % rest)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        srv.stop(label, signal.SIGTERM, "exactly one line on stdout")
 
 
 tmp = tempfile.mkdtemp()
@@ -198,5 +113,5 @@ try:
            "status %d, stderr %r" % (r.returncode, r.stderr))
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-sys.exit(1 if failed else 0)
+sys.exit(status())
 PY

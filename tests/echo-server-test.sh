@@ -13,6 +13,7 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
 
 build=${1:-.}
+here=$(cd "$(dirname "$0")" && pwd) # server_harness.py
 srv=$build/examples/echo-server
 tmp=$(mktemp -d)
 pids=()
@@ -41,29 +42,15 @@ start() {
 
 # echo_check ADDR: 200 KB through the server with a half-close.
 echo_check() {
-    python3 - "$1" <<'PY'
+    PYTHONPATH=$here PYTHONDONTWRITEBYTECODE=1 python3 - "$1" <<'PY'
 import os, socket, sys
-addr = sys.argv[1]
-if addr.startswith("tcp://"):
-    host, port = addr[6:].rsplit(":", 1)
-    s = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
-else:
-    path = addr[5:]
-    if path.startswith("@"):
-        path = "\0" + path[1:]
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(path)
+from server_harness import connect, recv_to_end
+s = connect(sys.argv[1])
 data = os.urandom(200000)
 s.sendall(data)
 s.shutdown(socket.SHUT_WR)
-got = b""
-while True:
-    c = s.recv(65536)
-    if not c:
-        break
-    got += c
-sys.exit(0 if got == data else 1)
+got, how = recv_to_end(s)
+sys.exit(0 if got == data and how == "eof" else 1)
 PY
 }
 

@@ -14,113 +14,40 @@
 #  - SIGINT (tcp) and SIGTERM (unix) exit 0; the unix socket file is
 #    removed.
 # Never sleeps to wait: it reads the server's stdout/stderr pipes and the
-# sockets, each with a bounded timeout.
+# sockets, each with a bounded timeout (tests/server_harness.py).
 #
 # Usage: bash tests/lenprefix-server-test.sh [BUILD_DIR]   (default: .)
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u
 build=${1:-.}
-exec python3 - "$build/examples/lenprefix-server" <<'PY'
-import os, re, select, shutil, signal, socket, struct, subprocess, sys, tempfile, time
+PYTHONPATH=$(cd "$(dirname "$0")" && pwd) PYTHONDONTWRITEBYTECODE=1 \
+    exec python3 - "$build/examples/lenprefix-server" <<'PY'
+import os, shutil, signal, socket, struct, subprocess, sys, tempfile
+from server_harness import TIMEOUT, Server, connect, ok, recv_exactly, recv_to_end, status
 
 SRV = sys.argv[1]
-TIMEOUT = 10.0
 OK = struct.pack("<L", 2) + b"ok"
-failed = False
-
-
-def ok(name, cond, detail=""):
-    global failed
-    print(("PASS " if cond else "FAIL ") + name + ("" if cond else " (%s)" % detail))
-    sys.stdout.flush()
-    if not cond:
-        failed = True
 
 
 def msg(payload):
     return struct.pack("<L", len(payload)) + payload
 
 
-class Pipe:
-    """Lines from a child's pipe, each awaited with a deadline."""
-
-    def __init__(self, f):
-        self.fd = f.fileno()
-        self.buf = b""
-
-    def line(self, timeout=TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                return None
-            c = os.read(self.fd, 1 << 20)
-            if not c:
-                return None
-            self.buf += c
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line
-
-
-def connect(addr):
-    if addr.startswith("tcp://"):
-        host, port = addr[6:].rsplit(":", 1)
-        s = socket.create_connection((host, int(port)), timeout=TIMEOUT)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    else:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(TIMEOUT)
-        s.connect(addr[5:])
-    return s
-
-
-def recv_exactly(s, n):
-    got = b""
-    while len(got) < n:
-        c = s.recv(n - len(got))
-        if not c:
-            break
-        got += c
-    return got
-
-
-def recv_to_end(s):
-    got = b""
-    try:
-        while True:
-            c = s.recv(65536)
-            if not c:
-                return got, "eof"
-            got += c
-    except ConnectionResetError:
-        return got, "reset"
-    except socket.timeout:
-        return got, "timeout"
-
-
 def run(label, endpoint, sig):
-    p = subprocess.Popen([SRV, endpoint], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = Pipe(p.stdout), Pipe(p.stderr)
-
-    def expect(s, payloads, name):
-        """Stdout lines and replies for `payloads`, already sent on `s`
-        (stdout first: a long line fills the pipe before the reply)."""
-        lines = [out.line() for _ in payloads]
-        replies = recv_exactly(s, len(OK) * len(payloads))
-        want = [b"received string: " + x for x in payloads]
-        ok(label + ": " + name, replies == OK * len(payloads) and lines == want,
-           "replies %r, stdout %r" % (replies[:64], [l[:64] if l else l for l in lines]))
-
-    try:
-        line = (out.line() or b"").decode()
-        m = re.fullmatch(r"listening on (.*)", line)
-        want = (r"tcp://127\.0\.0\.1:[1-9][0-9]*" if endpoint.startswith("tcp")
-                else re.escape(endpoint))
-        ok(label + ": listening line", m is not None and re.fullmatch(want, m.group(1)),
-           "got %r" % line)
-        if m is None:
+    with Server([SRV, endpoint]) as srv:
+        addr = srv.listening(label, endpoint)
+        if addr is None:
             return
-        addr = m.group(1)
+        out, err = srv.out, srv.err
+
+        def expect(s, payloads, name):
+            """Stdout lines and replies for `payloads`, already sent on `s`
+            (stdout first: a long line fills the pipe before the reply)."""
+            lines = [out.line() for _ in payloads]
+            replies = recv_exactly(s, len(OK) * len(payloads))
+            want = [b"received string: " + x for x in payloads]
+            ok(label + ": " + name, replies == OK * len(payloads) and lines == want,
+               "replies %r, stdout %r" % (replies[:64], [l[:64] if l else l for l in lines]))
 
         a = connect(addr)
         several = [b"hello", b"world", b"", b"with spaces and \xff bytes", b"x"]
@@ -151,7 +78,7 @@ def run(label, endpoint, sig):
         got, how = recv_to_end(b)
         ok(label + ": huge announced length closes that connection",
            got == b"" and how in ("eof", "reset"), "got %r, %s" % (got, how))
-        e = (err.line() or b"").decode()
+        e = err.text() or ""
         ok(label + ": stderr names the length, the limit and the offset",
            "stream offset 6 " in e and "4294967295" in e and "limit of 1048576" in e,
            "stderr %r" % e)
@@ -165,7 +92,7 @@ def run(label, endpoint, sig):
         got, how = recv_to_end(c)
         ok(label + ": EOF inside a message closes that connection",
            got == b"" and how in ("eof", "reset"), "got %r, %s" % (got, how))
-        e = (err.line() or b"").decode()
+        e = err.text() or ""
         ok(label + ": stderr reports the truncated message",
            "ended inside a message" in e and "4 of 9 bytes" in e, "stderr %r" % e)
 
@@ -182,19 +109,9 @@ def run(label, endpoint, sig):
         for s in (a, b, c, d):
             s.close()
 
-        p.send_signal(sig)
-        rc = p.wait(timeout=TIMEOUT)
-        ok(label + ": %s exits 0" % sig.name, rc == 0, "status %s" % rc)
-        rest = out.buf + p.stdout.read()
-        ok(label + ": nothing else on stdout", rest == b"", "also %r" % rest[:200])
-        rest = err.buf + p.stderr.read()
-        ok(label + ": nothing else on stderr", rest == b"", "also %r" % rest[:200])
+        srv.stop(label, sig, "nothing else on stdout")
         if endpoint.startswith("unix:"):
             ok(label + ": socket file removed", not os.path.exists(endpoint[5:]))
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
 
 
 tmp = tempfile.mkdtemp()
@@ -210,5 +127,5 @@ try:
        "status %d, stderr %r" % (r.returncode, r.stderr))
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-sys.exit(1 if failed else 0)
+sys.exit(status())
 PY

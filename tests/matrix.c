@@ -39,10 +39,8 @@
  */
 #include "matrix.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -377,24 +375,6 @@ END_TEST
 
 /* ---- the runner ---- */
 
-static void
-remove_tmpdir(void)
-{
-    DIR *d = opendir(conf_tmpdir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", conf_tmpdir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(conf_tmpdir);
-}
-
 static Suite *
 matrix_suite(void)
 {
@@ -429,23 +409,5 @@ matrix_suite(void)
 int
 main(void)
 {
-    /* SIGPIPE kills, as in the conformance suite: the library must never
-     * raise it. */
-    signal(SIGPIPE, SIG_DFL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
-
-    snprintf(conf_tmpdir, 256, "/tmp/wire-mx-XXXXXX");
-    if (mkdtemp(conf_tmpdir) == NULL) {
-        perror("mkdtemp");
-        return EXIT_FAILURE;
-    }
-    SRunner *sr = srunner_create(matrix_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    remove_tmpdir();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return conf_run(matrix_suite(), "/tmp/wire-mx-XXXXXX");
 }

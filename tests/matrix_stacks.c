@@ -139,6 +139,16 @@ framed_write_eof(struct mx_end *e)
     return wire_transport_write_eof(e->t);
 }
 
+/* The layer and callback forms differ only in how flow control reaches
+ * the application; they write, pause and close the same way. */
+#define FRAMED_FORM(form_name, is_windowed)                                   \
+    {                                                                         \
+        .name = (form_name), .windowed = (is_windowed), .send = framed_send,  \
+        .pause_in = framed_pause_in, .resume_in = framed_resume_in,           \
+        .close = framed_close, .abort = framed_abort,                         \
+        .write_eof = framed_write_eof,                                        \
+    }
+
 /* ---- the layer form ---- */
 
 static struct mx_end *
@@ -199,16 +209,7 @@ static const struct wire_protocol_ops layer_app_ops = {
     .destroy = la_destroy,
 };
 
-static const struct mx_form layer_form = {
-    .name = "layer",
-    .windowed = false,
-    .send = framed_send,
-    .pause_in = framed_pause_in,
-    .resume_in = framed_resume_in,
-    .close = framed_close,
-    .abort = framed_abort,
-    .write_eof = framed_write_eof,
-};
+static const struct mx_form layer_form = FRAMED_FORM("layer", false);
 
 /* ---- the callback form ---- */
 
@@ -255,16 +256,8 @@ static const struct wire_message_handler cb_handler = {
     .destroy = cb_destroy,
 };
 
-static const struct mx_form callback_form = {
-    .name = "callback",
-    .windowed = true,
-    .send = framed_send,
-    .pause_in = framed_pause_in,
-    .resume_in = framed_resume_in,
-    .close = framed_close,
-    .abort = framed_abort,
-    .write_eof = framed_write_eof,
-};
+/* No flow-control callbacks: the client keeps a window in flight. */
+static const struct mx_form callback_form = FRAMED_FORM("callback", true);
 
 /* ---- builders for chunk and lenprefix ---- */
 
@@ -301,60 +294,61 @@ lp_opts(struct mx_end *e, struct wire_lenprefix_opts *o)
     e->tname = r->netstring ? "netstring" : "lenprefix";
 }
 
+/* One end's stack for a chunk or lenprefix row: the format's layer under
+ * the application, or (`callback`) its callback protocol calling it. */
 static struct wire_protocol *
-built(struct mx_end *e, struct wire_protocol *p, struct wire_error *err,
-      const char *what)
+build_framed(struct mx_end *e, bool lenprefix, bool callback)
 {
+    struct wire_chunk_opts co = {0};
+    struct wire_lenprefix_opts lo = {0};
+    struct wire_error err = {0};
+    struct wire_protocol *p;
+    const char *what;
+    if (lenprefix)
+        lp_opts(e, &lo);
+    else
+        chunk_opts(e, &co);
+    if (callback) {
+        e->form = &callback_form;
+        p = lenprefix ? wire_lenprefix_protocol_new(&lo, &cb_handler, e, &err)
+                      : wire_chunk_protocol_new(&co, &cb_handler, e, &err);
+        what = lenprefix ? "wire_lenprefix_protocol_new"
+                         : "wire_chunk_protocol_new";
+    } else {
+        wire_protocol_init(&e->base, &layer_app_ops);
+        e->form = &layer_form;
+        p = lenprefix ? wire_lenprefix_layer_new(&e->base, &lo, &err)
+                      : wire_chunk_layer_new(&e->base, &co, &err);
+        what = lenprefix ? "wire_lenprefix_layer_new" : "wire_chunk_layer_new";
+    }
     CK(e->c, p != NULL, "%s: %s: %s", e->role, what,
-       err->message != NULL ? err->message : "(no message)");
-    wire_error_clear(err);
+       err.message != NULL ? err.message : "(no message)");
+    wire_error_clear(&err);
     return p;
 }
 
 struct wire_protocol *
 mx_build_chunk_layer(struct mx_end *e)
 {
-    struct wire_chunk_opts o;
-    struct wire_error err = {0};
-    chunk_opts(e, &o);
-    wire_protocol_init(&e->base, &layer_app_ops);
-    e->form = &layer_form;
-    return built(e, wire_chunk_layer_new(&e->base, &o, &err), &err,
-                 "wire_chunk_layer_new");
+    return build_framed(e, false, false);
 }
 
 struct wire_protocol *
 mx_build_chunk_cb(struct mx_end *e)
 {
-    struct wire_chunk_opts o;
-    struct wire_error err = {0};
-    chunk_opts(e, &o);
-    e->form = &callback_form;
-    return built(e, wire_chunk_protocol_new(&o, &cb_handler, e, &err), &err,
-                 "wire_chunk_protocol_new");
+    return build_framed(e, false, true);
 }
 
 struct wire_protocol *
 mx_build_lp_layer(struct mx_end *e)
 {
-    struct wire_lenprefix_opts o;
-    struct wire_error err = {0};
-    lp_opts(e, &o);
-    wire_protocol_init(&e->base, &layer_app_ops);
-    e->form = &layer_form;
-    return built(e, wire_lenprefix_layer_new(&e->base, &o, &err), &err,
-                 "wire_lenprefix_layer_new");
+    return build_framed(e, true, false);
 }
 
 struct wire_protocol *
 mx_build_lp_cb(struct mx_end *e)
 {
-    struct wire_lenprefix_opts o;
-    struct wire_error err = {0};
-    lp_opts(e, &o);
-    e->form = &callback_form;
-    return built(e, wire_lenprefix_protocol_new(&o, &cb_handler, e, &err),
-                 &err, "wire_lenprefix_protocol_new");
+    return build_framed(e, true, true);
 }
 
 /* ---- the stream forms ---- */
@@ -615,27 +609,18 @@ static const struct wire_stream_handler stream_handler = {
     .destroy = st_destroy,
 };
 
-static const struct mx_form stream_exact_form = {
-    .name = "stream (read_exactly)",
-    .windowed = false,
-    .send = stream_send,
-    .pause_in = st_pause_in,
-    .resume_in = st_resume_in,
-    .close = st_close,
-    .abort = st_abort,
-    .write_eof = st_write_eof,
-};
+/* The two stream forms differ only in how they read (is_until). */
+#define STREAM_FORM(form_name)                                                \
+    {                                                                         \
+        .name = (form_name), .windowed = false, .send = stream_send,          \
+        .pause_in = st_pause_in, .resume_in = st_resume_in,                   \
+        .close = st_close, .abort = st_abort, .write_eof = st_write_eof,      \
+    }
 
-static const struct mx_form stream_until_form = {
-    .name = "stream (read_until)",
-    .windowed = false,
-    .send = stream_send,
-    .pause_in = st_pause_in,
-    .resume_in = st_resume_in,
-    .close = st_close,
-    .abort = st_abort,
-    .write_eof = st_write_eof,
-};
+static const struct mx_form stream_exact_form =
+    STREAM_FORM("stream (read_exactly)");
+static const struct mx_form stream_until_form =
+    STREAM_FORM("stream (read_until)");
 
 static struct wire_protocol *
 build_stream(struct mx_end *e, const struct mx_form *form, size_t limit)

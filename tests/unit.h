@@ -28,10 +28,14 @@ Suite *layer_suite(void);
 Suite *contract_suite(void);
 Suite *server_suite(void);
 Suite *framing_suite(void);
+Suite *chunk_suite(void);
+Suite *lenprefix_suite(void);
+Suite *message_handler_suite(void);
+Suite *stream_suite(void);
+
 /* The seed of every suite's random splits: WIRE_TEST_SEED when set, else
  * chosen once per run (before the runner forks) and printed on failure. */
 unsigned unit_seed(void);
-Suite *stream_suite(void);
 
 /* False when the runner does not fork (CK_FORK=no): tests that expect the
  * process to die (the contract checker's SIGABRT) are then left out. */
@@ -60,9 +64,20 @@ struct rec_log {
     size_t in_len, in_cap;
     char *marks;
     size_t marks_len, marks_cap;
+    /* message mode: set `messages` before rec_new for a protocol above a
+     * framing layer.  Each data_received is then one message, and one of
+     * length 0 is an empty message (otherwise it is a failure); a message
+     * may only come between connection_made and eof_received or the loss.
+     * `escaped` holds each message escaped (unit_append_escaped) and
+     * followed by '|', so "a||b|" is "a", "", "b"; `lens` each length. */
+    bool messages;
+    char *escaped;
+    size_t escaped_len, escaped_cap;
+    size_t *lens;
+    size_t nlens, lens_cap;
     /* the loss */
     int lost_code;
-    char lost_msg[256];
+    char lost_msg[512];
     bool lost_null;          /* connection_lost got err == NULL */
     /* what eof_received returns */
     bool eof_keep;
@@ -82,11 +97,24 @@ struct rec_log {
 
 /* Make a recording protocol writing into `log` (which must outlive it). */
 struct wire_protocol *rec_new(struct rec_log *log);
+/* An on_data hook: pause reading inside the first data_received. */
+void rec_pause_on_first(struct rec_log *log, struct wire_transport *t,
+                        const void *data, size_t len);
 /* Release what the log allocated (not the log itself). */
 void rec_log_free(struct rec_log *log);
 /* The log as a NUL-terminated string (for ck_assert_str_eq). */
 const char *rec_in(const struct rec_log *log);
 const char *rec_marks(const struct rec_log *log);
+const char *rec_escaped(const struct rec_log *log);
+
+/* Append `n` bytes to the growing NUL-terminated buffer `*buf` (length
+ * `*len`, capacity `*cap`; all zero to start). */
+void unit_append(char **buf, size_t *len, size_t *cap, const void *data,
+                 size_t n);
+/* The same with the bytes escaped (printable ASCII as is, but '|', '\\'
+ * and every other byte as \xNN), then a '|'. */
+void unit_append_escaped(char **buf, size_t *len, size_t *cap,
+                         const void *data, size_t n);
 
 /* The string transport's output as a NUL-terminated copy (static buffer,
  * valid until the next call). */
@@ -99,6 +127,8 @@ bool unit_run_until(struct wire_loop *loop, bool (*pred)(void *arg),
 
 /* Reset the live counters at the start of each test (checked fixture). */
 void unit_setup(void);
+/* A TCase of `s` with unit_setup as its checked fixture. */
+TCase *unit_tcase(Suite *s, const char *name);
 
 /* Assert `haystack` contains `needle`, naming both when it does not. */
 #define ck_assert_contains(haystack, needle)                                  \

@@ -1,8 +1,9 @@
 /*
  * tests/check_unit: one Check runner over the unit suites, one suite per
  * concept (errors, loop, endpoints, string transport, layers, contract
- * checker, servers, framing, stream).  The transport conformance suite is a
- * separate program (tests/conformance.c).
+ * checker, servers, framing and its chunk and lenprefix formats, their
+ * callback forms, stream).  The transport conformance suite is a separate
+ * program (tests/conformance.c).
  *
  * Under CK_FORK=no (valgrind) the tests that expect the process to abort
  * cannot run: they are left out and the runner says so.
@@ -27,6 +28,9 @@ main(void)
     srunner_add_suite(sr, contract_suite());
     srunner_add_suite(sr, server_suite());
     srunner_add_suite(sr, framing_suite());
+    srunner_add_suite(sr, chunk_suite());
+    srunner_add_suite(sr, lenprefix_suite());
+    srunner_add_suite(sr, message_handler_suite());
     srunner_add_suite(sr, stream_suite());
     (void)unit_seed(); /* chosen before the runner forks */
     srunner_run_all(sr, CK_NORMAL);

@@ -20,8 +20,8 @@ struct rec {
     struct rec_log *log;
 };
 
-static void
-append(char **buf, size_t *len, size_t *cap, const void *data, size_t n)
+void
+unit_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n)
 {
     if (*len + n + 1 > *cap) {
         size_t c = *cap ? *cap : 64;
@@ -32,9 +32,27 @@ append(char **buf, size_t *len, size_t *cap, const void *data, size_t n)
         *buf = nb;
         *cap = c;
     }
-    memcpy(*buf + *len, data, n);
+    if (n > 0) /* `data` may be NULL then */
+        memcpy(*buf + *len, data, n);
     *len += n;
     (*buf)[*len] = '\0';
+}
+
+void
+unit_append_escaped(char **buf, size_t *len, size_t *cap, const void *data,
+                    size_t n)
+{
+    const unsigned char *d = data;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] >= 0x20 && d[i] < 0x7f && d[i] != '|' && d[i] != '\\') {
+            unit_append(buf, len, cap, &d[i], 1);
+        } else {
+            char esc[8];
+            snprintf(esc, sizeof(esc), "\\x%02x", d[i]);
+            unit_append(buf, len, cap, esc, 4);
+        }
+    }
+    unit_append(buf, len, cap, "|", 1);
 }
 
 static struct rec_log *
@@ -48,6 +66,8 @@ rec_made(struct wire_protocol *p, struct wire_transport *t)
 {
     struct rec_log *log = log_of(p);
     ck_assert_ptr_eq(p->transport, t);
+    if (log->messages)
+        ck_assert_int_eq(log->made, 0);
     log->made++;
     log->t = t;
     log->made_flag = true;
@@ -58,16 +78,32 @@ rec_made(struct wire_protocol *p, struct wire_transport *t)
 static void
 record(struct rec_log *log, const void *data, size_t len)
 {
-    append(&log->in, &log->in_len, &log->in_cap, data, len);
-    append(&log->marks, &log->marks_len, &log->marks_cap, data, len);
-    append(&log->marks, &log->marks_len, &log->marks_cap, "|", 1);
+    unit_append(&log->in, &log->in_len, &log->in_cap, data, len);
+    unit_append(&log->marks, &log->marks_len, &log->marks_cap, data, len);
+    unit_append(&log->marks, &log->marks_len, &log->marks_cap, "|", 1);
+    if (!log->messages)
+        return;
+    unit_append_escaped(&log->escaped, &log->escaped_len, &log->escaped_cap,
+                        data, len);
+    if (log->nlens == log->lens_cap) {
+        log->lens_cap = log->lens_cap ? 2 * log->lens_cap : 16;
+        log->lens = realloc(log->lens, log->lens_cap * sizeof(*log->lens));
+        ck_assert_ptr_nonnull(log->lens);
+    }
+    log->lens[log->nlens++] = len;
 }
 
 static void
 rec_data(struct wire_protocol *p, const void *data, size_t len)
 {
     struct rec_log *log = log_of(p);
-    ck_assert_uint_gt(len, 0);
+    if (log->messages) {
+        ck_assert_int_eq(log->made, 1);
+        ck_assert_int_eq(log->lost, 0);
+        ck_assert_int_eq(log->eof, 0);
+    } else {
+        ck_assert_uint_gt(len, 0);
+    }
     log->data_calls++;
     record(log, data, len);
     if (log->on_data != NULL)
@@ -195,13 +231,27 @@ rec_new(struct rec_log *log)
 }
 
 void
+rec_pause_on_first(struct rec_log *log, struct wire_transport *t,
+                   const void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    if (log->data_calls == 1)
+        ck_assert_int_eq(wire_transport_pause_reading(t), 0);
+}
+
+void
 rec_log_free(struct rec_log *log)
 {
     free(log->in);
     free(log->marks);
     free(log->gbuf);
-    log->in = log->marks = log->gbuf = NULL;
+    free(log->escaped);
+    free(log->lens);
+    log->in = log->marks = log->gbuf = log->escaped = NULL;
+    log->lens = NULL;
     log->in_len = log->in_cap = log->marks_len = log->marks_cap = 0;
+    log->escaped_len = log->escaped_cap = log->nlens = log->lens_cap = 0;
 }
 
 const char *
@@ -214,6 +264,12 @@ const char *
 rec_marks(const struct rec_log *log)
 {
     return log->marks != NULL ? log->marks : "";
+}
+
+const char *
+rec_escaped(const struct rec_log *log)
+{
+    return log->escaped != NULL ? log->escaped : "";
 }
 
 const char *
@@ -237,6 +293,15 @@ void
 unit_setup(void)
 {
     unit_live_protocols = 0;
+}
+
+TCase *
+unit_tcase(Suite *s, const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, unit_setup, NULL);
+    suite_add_tcase(s, tc);
+    return tc;
 }
 
 static void

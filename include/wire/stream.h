@@ -28,7 +28,9 @@
  *
  * Flow control: reading from the transport pauses while more than `limit`
  * bytes (or what the first queued read needs, if more) are buffered, and
- * resumes as reads consume them.  Writes are the transport's; drain()
+ * resumes as reads consume them.  The stream owns the transport's reading
+ * state: a stream that asks for no read stops reading once `limit` bytes
+ * are buffered.  Writes are the transport's; drain()
  * waits, if writing is paused, for the output queue to fall to the low
  * watermark.
  */
