@@ -27,6 +27,7 @@
 #define L_LOWER_PAUSED_W (1u << 1) /* the transport below paused writing */
 #define L_BELOW_GONE     (1u << 2) /* below destroyed */
 #define L_FAILED         (1u << 3) /* wire_layer_fail: abort below */
+#define L_MESSAGES       (1u << 4) /* a message layer: empty messages exist */
 
 struct held_msg {
     struct held_msg *next;
@@ -351,6 +352,8 @@ wire_layer_init(struct wire_layer *l, const struct wire_layer_ops *lops,
     wire_transport_ref(&l->above); /* held by `below` until destroyed */
     l->lops = lops;
     l->upper = upper;
+    if (lops->transport.frame != NULL)
+        l->lflags |= L_MESSAGES;
     l->write_node.fn = write_run;
     return &l->below;
 }
@@ -364,6 +367,7 @@ wire_layer_start(struct wire_layer *l)
     struct wire_protocol *upper = l->upper;
     l->upper = NULL;
     wire_impl_start(&l->above, upper);
+    l->fast_data = upper->ops->data_received;
 }
 
 static __attribute__((noinline)) int
@@ -416,24 +420,20 @@ int
 wire_layer_deliver(struct wire_layer *l, const void *data, size_t len)
 {
     /* The fast path runs once per message of every framing layer, so it
-     * is this one test and the call; everything else (holding, empty
-     * messages on a byte stream, the contract's slow checks) is in
-     * deliver_slow.  No reference is taken: `below` holds `above` for as
-     * long as the recv that called us runs. */
+     * is these tests, all on the layer itself, and the call; everything
+     * else (holding, empty messages on a byte stream, the checked
+     * dispatch) is in deliver_slow.  The above's STARTED, EOF and LOST
+     * flags are the state the contract checker tracks, so the checker's
+     * own bits are not consulted here.  No reference is taken: `below`
+     * holds `above` for as long as the recv that called us runs. */
     struct wire_transport *above = &l->above;
-    struct wire_protocol *p = above->protocol;
-    if (__builtin_expect(l->held == NULL && (l->lflags & L_STARTED) &&
-                             (above->flags & DELIVER_FLAGS_MASK) == WIRE_T_STARTED &&
-                             (p->contract__ & (WIRE_C_MADE | WIRE_C_LOST | WIRE_C_EOF)) ==
-                                 WIRE_C_MADE &&
-                             p->ops->data_received != NULL &&
-                             (len > 0 || above->ops->frame != NULL),
+    uint32_t before = above->flags;
+    if (__builtin_expect(l->held == NULL &&
+                             (before & DELIVER_FLAGS_MASK) == WIRE_T_STARTED &&
+                             l->fast_data != NULL &&
+                             (len > 0 || (l->lflags & L_MESSAGES)),
                          1)) {
-        uint32_t before = above->flags;
-        unsigned saved = p->contract__ & WIRE_C_IN_CB;
-        p->contract__ |= WIRE_C_IN_CB;
-        p->ops->data_received(p, data, len);
-        p->contract__ = (p->contract__ & ~WIRE_C_IN_CB) | saved;
+        l->fast_data(above->protocol, data, len);
         if (above->flags != before)
             wire__update_reading(above);
         return 0;

@@ -320,6 +320,8 @@ struct wire_layer {
     struct wire__held *held;     /**< input held while above is paused */
     struct wire_soon write_node; /**< internal: deferred writable */
     unsigned lflags;
+    /** internal: the above's data_received, cached when it starts */
+    void (*fast_data)(struct wire_protocol *p, const void *data, size_t len);
 };
 
 /**
