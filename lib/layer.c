@@ -28,6 +28,7 @@
 #define L_BELOW_GONE     (1u << 2) /* below destroyed */
 #define L_FAILED         (1u << 3) /* wire_layer_fail: abort below */
 #define L_MESSAGES       (1u << 4) /* a message layer: empty messages exist */
+#define L_IN_RECV        (1u << 5) /* inside lops->recv (below_data) */
 
 struct held_msg {
     struct held_msg *next;
@@ -255,11 +256,16 @@ static void
 below_data(struct wire_protocol *p, const void *data, size_t len)
 {
     struct wire_layer *l = wire_layer_from_protocol(p);
-    if (l->lops->recv == NULL) {
-        wire_layer_deliver(l, data, len);
-        return;
-    }
-    int rc = l->lops->recv(l, data, len);
+    /* Messages delivered on the fast path leave the reading state to
+     * be brought in step here, once per read (see wire_layer_deliver). */
+    uint32_t before = l->above.flags;
+    unsigned in_recv = l->lflags & L_IN_RECV;
+    l->lflags |= L_IN_RECV;
+    int rc = l->lops->recv != NULL ? l->lops->recv(l, data, len)
+                                   : (wire_layer_deliver(l, data, len), 0);
+    l->lflags = (l->lflags & ~L_IN_RECV) | in_recv;
+    if (l->above.flags != before && !(l->above.flags & WIRE_T_LOST))
+        wire__update_reading(&l->above);
     if (rc < 0 && !(l->above.flags & WIRE_T_LOST))
         wire_layer_fail(l, rc, "%s: %s", l->lops->transport.name,
                         wire_strerror(rc));
@@ -427,15 +433,16 @@ wire_layer_deliver(struct wire_layer *l, const void *data, size_t len)
      * own bits are not consulted here.  No reference is taken: `below`
      * holds `above` for as long as the recv that called us runs. */
     struct wire_transport *above = &l->above;
-    uint32_t before = above->flags;
     if (__builtin_expect(l->held == NULL &&
-                             (before & DELIVER_FLAGS_MASK) == WIRE_T_STARTED &&
+                             (above->flags & DELIVER_FLAGS_MASK) == WIRE_T_STARTED &&
                              l->fast_data != NULL &&
+                             (l->lflags & L_IN_RECV) &&
                              (len > 0 || (l->lflags & L_MESSAGES)),
                          1)) {
+        /* If the callback pauses or closes, below_data brings the
+         * reading state in step when the recv returns; until then every
+         * further message sees the new flags and takes the slow path. */
         l->fast_data(above->protocol, data, len);
-        if (above->flags != before)
-            wire__update_reading(above);
         return 0;
     }
     return deliver_slow(l, data, len);
