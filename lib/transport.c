@@ -3,9 +3,9 @@
  *
  * State machine (flags in internal.h): started -> [closing | eof pending ->
  * write shut] -> handle closed -> lost (scheduled) -> lost delivered.  The
- * output queue (an evbuffer, allocated on the first write that cannot go
- * through at once, so idle connections carry none), the watermarks, the
- * two kinds of pause, and the deferred connection_lost all live here.
+ * state machine, reading, the two kinds of pause, close/abort and the
+ * deferred connection_lost live here; the output queue and the
+ * watermarks in write.c.
  * Concrete transports supply the primitive hooks of struct
  * wire_transport_ops and report what their handle did through wire_impl_*.
  *
@@ -16,30 +16,12 @@
  * from the loop, so a pointer held across a call stays valid.
  */
 #include "internal.h"
+#include "outq.h"
 
-#include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WIRE_DEFAULT_HIGH_WATER (64u * 1024u)
-#define WIRE_FLUSH_IOV 64
-
-static inline struct evbuffer *
-outbuf(const struct wire_transport *t)
-{
-    return (struct evbuffer *)(void *)t->out;
-}
-
-static size_t
-out_len(const struct wire_transport *t)
-{
-    return t->out != NULL ? evbuffer_get_length(outbuf(t)) : 0;
-}
-
 static void lost_fn(struct wire_soon *node);
-static void flush(struct wire_transport *t);
-static void begin_loss(struct wire_transport *t, struct wire_error *err,
-                       bool abort);
 
 void
 wire_impl_init(struct wire_transport *t, const struct wire_transport_ops *ops,
@@ -189,328 +171,6 @@ wire_impl_eof(struct wire_transport *t)
     wire_transport_unref(t);
 }
 
-/* ---- writing ---- */
-
-static int
-write_state(const struct wire_transport *t)
-{
-    if (!(t->flags & WIRE_T_STARTED))
-        return WIRE_ESTATE;
-    if (t->flags & (WIRE_T_CLOSING | WIRE_T_LOST | WIRE_T_EOF_PENDING |
-                    WIRE_T_WRITE_SHUT | WIRE_T_HANDLE_CLOSED))
-        return WIRE_ECLOSED;
-    return 0;
-}
-
-static void
-set_want_write(struct wire_transport *t, bool on)
-{
-    if (on == !!(t->flags & WIRE_T_WANT_WRITE))
-        return;
-    if (on)
-        t->flags |= WIRE_T_WANT_WRITE;
-    else
-        t->flags &= ~WIRE_T_WANT_WRITE;
-    if (t->ops->want_write != NULL && !(t->flags & WIRE_T_HANDLE_CLOSED))
-        t->ops->want_write(t, on);
-}
-
-static void
-check_high(struct wire_transport *t)
-{
-    if (!(t->flags & WIRE_T_PROTO_PAUSED) && out_len(t) > t->high_water &&
-        !(t->flags & WIRE_T_LOST)) {
-        t->flags |= WIRE_T_PROTO_PAUSED;
-        wire__proto_pause_writing(t);
-    }
-}
-
-static void
-check_low(struct wire_transport *t)
-{
-    if ((t->flags & WIRE_T_PROTO_PAUSED) && out_len(t) <= t->low_water &&
-        !(t->flags & WIRE_T_LOST)) {
-        t->flags &= ~WIRE_T_PROTO_PAUSED;
-        wire__proto_resume_writing(t);
-    }
-}
-
-struct ref_ctx {
-    wire_free_cb cb;
-    void *arg;
-    const void *data;
-    size_t len;
-};
-
-static void
-ref_cleanup(const void *data, size_t len, void *extra)
-{
-    struct ref_ctx *rc = extra;
-    WIRE_UNUSED(data);
-    WIRE_UNUSED(len);
-    rc->cb(rc->arg, rc->data, rc->len);
-    free(rc);
-}
-
-static int
-ensure_out(struct wire_transport *t)
-{
-    if (t->out != NULL)
-        return 0;
-    t->out = (struct wire__outq *)(void *)evbuffer_new();
-    return t->out != NULL ? 0 : WIRE_ENOMEM;
-}
-
-static void
-ref_release(struct ref_ctx *rc)
-{
-    if (rc != NULL) {
-        rc->cb(rc->arg, rc->data, rc->len);
-        free(rc);
-    }
-}
-
-#define WIRE_FRAME_IOV 16
-
-/*
- * The common write path.  A message layer frames the write first (ops->
- * frame), so what follows sees bytes only.  Writes through when nothing
- * is queued and the handle is not held by a PEP pause; queues the rest
- * (copied, or the payload by reference when `rc` is given: write_ref
- * passes exactly one payload buffer).
- */
-static int
-write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
-             struct ref_ctx *rc)
-{
-    int st = write_state(t);
-    if (st < 0) {
-        free(rc);
-        return st;
-    }
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
-    int ref_idx = rc != NULL ? 0 : -1;
-    struct iovec fiov_small[WIRE_FRAME_IOV];
-    struct iovec *fiov = NULL;
-    struct wire_frame fr;
-    if (t->ops->frame != NULL) {
-        fr.head_len = 0;
-        fr.tail = NULL;
-        fr.tail_len = 0;
-        int frc = t->ops->frame(t, iov, iovcnt, total, &fr);
-        if (frc < 0) {
-            free(rc);
-            return frc;
-        }
-        fiov = iovcnt + 2 <= WIRE_FRAME_IOV
-                   ? fiov_small
-                   : malloc(sizeof(*fiov) * (size_t)(iovcnt + 2));
-        if (fiov == NULL) {
-            free(rc);
-            return WIRE_ENOMEM;
-        }
-        int n = 0;
-        if (fr.head_len > 0)
-            fiov[n++] = (struct iovec){fr.head, fr.head_len};
-        if (ref_idx >= 0)
-            ref_idx = n;
-        for (int i = 0; i < iovcnt; i++)
-            fiov[n++] = iov[i];
-        if (fr.tail_len > 0)
-            fiov[n++] = (struct iovec){(void *)(uintptr_t)fr.tail, fr.tail_len};
-        iov = fiov;
-        iovcnt = n;
-        total += fr.head_len + fr.tail_len;
-    }
-    int ret = 0;
-    if (total == 0)
-        goto out;
-    size_t done = 0;
-    if (out_len(t) == 0 && !(t->flags & WIRE_T_PAUSED_ALL)) {
-        ssize_t w = t->ops->write(t, iov, iovcnt);
-        if (w < 0) {
-            /* The connection failed: the error goes to connection_lost,
-             * once; the bytes were accepted as far as the caller knows. */
-            wire_impl_fail(t, (int)w, "write: %s", wire_strerror((int)w));
-            goto out;
-        }
-        done = (size_t)w;
-        if (done >= total)
-            goto out;
-    }
-    if (ensure_out(t) < 0) {
-        ret = WIRE_ENOMEM;
-        goto out;
-    }
-    /* Queue what is left, skipping the `done` bytes already written. */
-    size_t skip = done;
-    for (int i = 0; i < iovcnt; i++) {
-        const char *base = iov[i].iov_base;
-        size_t len = iov[i].iov_len;
-        if (skip >= len) {
-            skip -= len;
-            continue;
-        }
-        base += skip;
-        len -= skip;
-        skip = 0;
-        int r;
-        if (i == ref_idx) {
-            r = evbuffer_add_reference(outbuf(t), base, len, ref_cleanup, rc);
-            if (r == 0)
-                rc = NULL; /* the queue releases it */
-        } else {
-            r = evbuffer_add(outbuf(t), base, len);
-        }
-        if (r != 0) {
-            ret = WIRE_ENOMEM;
-            goto out;
-        }
-    }
-    if (!(t->flags & WIRE_T_PAUSED_ALL))
-        set_want_write(t, true);
-    check_high(t);
-out:
-    if (fiov != NULL && fiov != fiov_small)
-        free(fiov);
-    /* Not queued by reference: written (release now), or an error return
-     * (the buffer stays the caller's). */
-    if (ret < 0)
-        free(rc);
-    else
-        ref_release(rc);
-    return ret;
-}
-
-int
-wire_transport_write(struct wire_transport *t, const void *data, size_t len)
-{
-    struct iovec iov = {(void *)(uintptr_t)data, len};
-    return write_common(t, &iov, 1, NULL);
-}
-
-int
-wire_transport_write_sequence(struct wire_transport *t, const struct iovec *iov,
-                              int iovcnt)
-{
-    if (iovcnt < 0 || (iovcnt > 0 && iov == NULL))
-        return WIRE_EINVAL;
-    return write_common(t, iov, iovcnt, NULL);
-}
-
-int
-wire_transport_write_ref(struct wire_transport *t, const void *data, size_t len,
-                         wire_free_cb free_cb, void *arg)
-{
-    if (free_cb == NULL)
-        return WIRE_EINVAL;
-    int st = write_state(t);
-    if (st < 0)
-        return st;
-    struct ref_ctx *rc = malloc(sizeof(*rc));
-    if (rc == NULL)
-        return WIRE_ENOMEM;
-    rc->cb = free_cb;
-    rc->arg = arg;
-    rc->data = data;
-    rc->len = len;
-    struct iovec iov = {(void *)(uintptr_t)data, len};
-    return write_common(t, &iov, 1, rc);
-}
-
-/* Everything queued was handed to the handle: finish what waited on it. */
-static void
-after_drain(struct wire_transport *t)
-{
-    if (t->flags & WIRE_T_LOST)
-        return;
-    if ((t->flags & WIRE_T_EOF_PENDING) && !(t->flags & WIRE_T_WRITE_SHUT)) {
-        t->flags &= ~WIRE_T_EOF_PENDING;
-        t->flags |= WIRE_T_WRITE_SHUT;
-        int rc = t->ops->shutdown_write(t);
-        if (rc < 0) {
-            wire_impl_fail(t, rc, "shutdown: %s", wire_strerror(rc));
-            return;
-        }
-        if ((t->flags & WIRE_T_EOF_RECEIVED) && !(t->flags & WIRE_T_CLOSING)) {
-            wire_transport_close(t);
-            return;
-        }
-    }
-    if (t->flags & WIRE_T_CLOSING)
-        begin_loss(t, NULL, false);
-}
-
-static void
-flush(struct wire_transport *t)
-{
-    if (t->flags & (WIRE_T_LOST | WIRE_T_HANDLE_CLOSED | WIRE_T_FLUSHING))
-        return;
-    if ((t->flags & WIRE_T_PAUSED_ALL) && !(t->flags & WIRE_T_CLOSING)) {
-        set_want_write(t, false);
-        return;
-    }
-    t->flags |= WIRE_T_FLUSHING;
-    wire_transport_ref(t);
-    while (out_len(t) > 0) {
-        struct evbuffer_iovec eiov[WIRE_FLUSH_IOV];
-        struct iovec iov[WIRE_FLUSH_IOV];
-        int n = evbuffer_peek(outbuf(t), -1, NULL, eiov, WIRE_FLUSH_IOV);
-        if (n > WIRE_FLUSH_IOV)
-            n = WIRE_FLUSH_IOV;
-        size_t want = 0;
-        for (int i = 0; i < n; i++) {
-            iov[i].iov_base = eiov[i].iov_base;
-            iov[i].iov_len = eiov[i].iov_len;
-            want += eiov[i].iov_len;
-        }
-        ssize_t w = t->ops->write(t, iov, n);
-        if (w < 0) {
-            t->flags &= ~WIRE_T_FLUSHING;
-            wire_impl_fail(t, (int)w, "write: %s", wire_strerror((int)w));
-            wire_transport_unref(t);
-            return;
-        }
-        if (w == 0)
-            break;
-        /* Draining may run write_ref free callbacks (user code). */
-        evbuffer_drain(outbuf(t), (size_t)w);
-        if (t->flags & WIRE_T_LOST)
-            break;
-        if ((size_t)w < want)
-            break;
-    }
-    t->flags &= ~WIRE_T_FLUSHING;
-    if (!(t->flags & WIRE_T_LOST)) {
-        if (out_len(t) == 0) {
-            set_want_write(t, false);
-            check_low(t);
-            /* resume_writing may have queued more (and then asked for
-             * write_eof or close): those wait for the new bytes. */
-            if (!(t->flags & WIRE_T_LOST) && out_len(t) == 0)
-                after_drain(t);
-        } else {
-            set_want_write(t, true);
-            check_low(t);
-        }
-    }
-    wire_transport_unref(t);
-}
-
-void
-wire_impl_writable(struct wire_transport *t)
-{
-    if (out_len(t) == 0) {
-        set_want_write(t, false);
-        if (t->flags & (WIRE_T_CLOSING | WIRE_T_EOF_PENDING))
-            after_drain(t);
-        return;
-    }
-    flush(t);
-}
-
 /* ---- pause / resume ---- */
 
 int
@@ -547,7 +207,7 @@ wire_transport_pause(struct wire_transport *t)
     t->flags |= WIRE_T_PAUSED_ALL;
     wire__update_reading(t);
     if (!(t->flags & WIRE_T_CLOSING))
-        set_want_write(t, false);
+        wire__set_want_write(t, false);
     return 0;
 }
 
@@ -606,7 +266,7 @@ wire_transport_write_eof(struct wire_transport *t)
         return 0;
     t->flags |= WIRE_T_EOF_PENDING;
     if (out_len(t) == 0 && !(t->flags & WIRE_T_PAUSED_ALL))
-        after_drain(t);
+        wire__after_drain(t);
     return 0;
 }
 
@@ -622,9 +282,9 @@ wire_transport_close(struct wire_transport *t)
     t->flags |= WIRE_T_CLOSING;
     wire__update_reading(t);
     if (out_len(t) == 0)
-        begin_loss(t, NULL, false);
+        wire__begin_loss(t, NULL, false);
     else
-        flush(t); /* close flushes even while PEP-paused */
+        wire__flush(t); /* close flushes even while PEP-paused */
 }
 
 void
@@ -635,7 +295,7 @@ wire_transport_abort(struct wire_transport *t)
     t->flags |= WIRE_T_ABORTED;
     struct wire_error e = {0};
     wire_error_set(&e, WIRE_EABORTED, "connection aborted locally");
-    begin_loss(t, wire__error_dup(&e), true);
+    wire__begin_loss(t, wire__error_dup(&e), true);
     wire_error_clear(&e);
 }
 
@@ -654,7 +314,7 @@ wire_impl_fail(struct wire_transport *t, int code, const char *fmt, ...)
     va_start(ap, fmt);
     struct wire_error *e = wire__error_new(code, fmt, ap);
     va_end(ap);
-    begin_loss(t, e, false);
+    wire__begin_loss(t, e, false);
 }
 
 void
@@ -662,7 +322,7 @@ wire_impl_lost(struct wire_transport *t, const struct wire_error *err)
 {
     if (t->flags & WIRE_T_LOST)
         return;
-    begin_loss(t, err != NULL && err->code != 0 ? wire__error_dup(err) : NULL,
+    wire__begin_loss(t, err != NULL && err->code != 0 ? wire__error_dup(err) : NULL,
                false);
 }
 
@@ -671,8 +331,8 @@ wire_impl_lost(struct wire_transport *t, const struct wire_error *err)
  * sees it at once), and deliver connection_lost on a later turn.  Takes
  * ownership of `err`.
  */
-static void
-begin_loss(struct wire_transport *t, struct wire_error *err, bool abort)
+void
+wire__begin_loss(struct wire_transport *t, struct wire_error *err, bool abort)
 {
     if (t->flags & WIRE_T_LOST) {
         wire__error_free(err);
@@ -686,7 +346,7 @@ begin_loss(struct wire_transport *t, struct wire_error *err, bool abort)
         if (t->ops->read_stop != NULL)
             t->ops->read_stop(t);
     }
-    set_want_write(t, false);
+    wire__set_want_write(t, false);
     if (t->out != NULL && evbuffer_get_length(outbuf(t)) > 0)
         evbuffer_drain(outbuf(t), evbuffer_get_length(outbuf(t)));
     if (!(t->flags & WIRE_T_HANDLE_CLOSED)) {
@@ -714,43 +374,7 @@ lost_fn(struct wire_soon *node)
     wire_transport_unref(t);
 }
 
-/* ---- limits and information ---- */
-
-int
-wire_transport_set_write_buffer_limits(struct wire_transport *t, size_t high,
-                                       size_t low)
-{
-    if (high == 0)
-        high = WIRE_DEFAULT_HIGH_WATER;
-    if (low == SIZE_MAX)
-        low = high / 4;
-    if (low > high)
-        return WIRE_EINVAL;
-    t->high_water = high;
-    t->low_water = low;
-    if (t->flags & WIRE_T_STARTED) {
-        check_high(t);
-        check_low(t);
-    }
-    return 0;
-}
-
-void
-wire_transport_get_write_buffer_limits(const struct wire_transport *t,
-                                       size_t *high, size_t *low)
-{
-    if (high != NULL)
-        *high = t->high_water;
-    if (low != NULL)
-        *low = t->low_water;
-}
-
-size_t
-wire_transport_get_write_buffer_size(const struct wire_transport *t)
-{
-    return out_len(t);
-}
-
+/* ---- information ---- */
 int
 wire_impl_info_string(void *out, size_t len, const char *s)
 {

@@ -1,0 +1,374 @@
+/*
+ * The transport base's writing half: the output queue (an evbuffer,
+ * allocated on the first write that cannot go through at once, so idle
+ * connections carry none), framing by message layers (ops->frame), the
+ * write-through path, flushing, the watermarks and pause_writing /
+ * resume_writing, and what waits for the queue to drain (write_eof,
+ * close).  transport.c holds the state machine, reading and the loss.
+ */
+#include "internal.h"
+#include "outq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WIRE_FLUSH_IOV 64
+
+static int
+write_state(const struct wire_transport *t)
+{
+    if (!(t->flags & WIRE_T_STARTED))
+        return WIRE_ESTATE;
+    if (t->flags & (WIRE_T_CLOSING | WIRE_T_LOST | WIRE_T_EOF_PENDING |
+                    WIRE_T_WRITE_SHUT | WIRE_T_HANDLE_CLOSED))
+        return WIRE_ECLOSED;
+    return 0;
+}
+
+void
+wire__set_want_write(struct wire_transport *t, bool on)
+{
+    if (on == !!(t->flags & WIRE_T_WANT_WRITE))
+        return;
+    if (on)
+        t->flags |= WIRE_T_WANT_WRITE;
+    else
+        t->flags &= ~WIRE_T_WANT_WRITE;
+    if (t->ops->want_write != NULL && !(t->flags & WIRE_T_HANDLE_CLOSED))
+        t->ops->want_write(t, on);
+}
+
+void
+wire__check_high(struct wire_transport *t)
+{
+    if (!(t->flags & WIRE_T_PROTO_PAUSED) && out_len(t) > t->high_water &&
+        !(t->flags & WIRE_T_LOST)) {
+        t->flags |= WIRE_T_PROTO_PAUSED;
+        wire__proto_pause_writing(t);
+    }
+}
+
+void
+wire__check_low(struct wire_transport *t)
+{
+    if ((t->flags & WIRE_T_PROTO_PAUSED) && out_len(t) <= t->low_water &&
+        !(t->flags & WIRE_T_LOST)) {
+        t->flags &= ~WIRE_T_PROTO_PAUSED;
+        wire__proto_resume_writing(t);
+    }
+}
+
+struct ref_ctx {
+    wire_free_cb cb;
+    void *arg;
+    const void *data;
+    size_t len;
+};
+
+static void
+ref_cleanup(const void *data, size_t len, void *extra)
+{
+    struct ref_ctx *rc = extra;
+    WIRE_UNUSED(data);
+    WIRE_UNUSED(len);
+    rc->cb(rc->arg, rc->data, rc->len);
+    free(rc);
+}
+
+static int
+ensure_out(struct wire_transport *t)
+{
+    if (t->out != NULL)
+        return 0;
+    t->out = (struct wire__outq *)(void *)evbuffer_new();
+    return t->out != NULL ? 0 : WIRE_ENOMEM;
+}
+
+static void
+ref_release(struct ref_ctx *rc)
+{
+    if (rc != NULL) {
+        rc->cb(rc->arg, rc->data, rc->len);
+        free(rc);
+    }
+}
+
+#define WIRE_FRAME_IOV 16
+
+/*
+ * The common write path.  A message layer frames the write first (ops->
+ * frame), so what follows sees bytes only.  Writes through when nothing
+ * is queued and the handle is not held by a PEP pause; queues the rest
+ * (copied, or the payload by reference when `rc` is given: write_ref
+ * passes exactly one payload buffer).
+ */
+static int
+write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
+             struct ref_ctx *rc)
+{
+    int st = write_state(t);
+    if (st < 0) {
+        free(rc);
+        return st;
+    }
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    int ref_idx = rc != NULL ? 0 : -1;
+    struct iovec fiov_small[WIRE_FRAME_IOV];
+    struct iovec *fiov = NULL;
+    struct wire_frame fr;
+    if (t->ops->frame != NULL) {
+        fr.head_len = 0;
+        fr.tail = NULL;
+        fr.tail_len = 0;
+        int frc = t->ops->frame(t, iov, iovcnt, total, &fr);
+        if (frc < 0) {
+            free(rc);
+            return frc;
+        }
+        fiov = iovcnt + 2 <= WIRE_FRAME_IOV
+                   ? fiov_small
+                   : malloc(sizeof(*fiov) * (size_t)(iovcnt + 2));
+        if (fiov == NULL) {
+            free(rc);
+            return WIRE_ENOMEM;
+        }
+        int n = 0;
+        if (fr.head_len > 0)
+            fiov[n++] = (struct iovec){fr.head, fr.head_len};
+        if (ref_idx >= 0)
+            ref_idx = n;
+        for (int i = 0; i < iovcnt; i++)
+            fiov[n++] = iov[i];
+        if (fr.tail_len > 0)
+            fiov[n++] = (struct iovec){(void *)(uintptr_t)fr.tail, fr.tail_len};
+        iov = fiov;
+        iovcnt = n;
+        total += fr.head_len + fr.tail_len;
+    }
+    int ret = 0;
+    if (total == 0)
+        goto out;
+    size_t done = 0;
+    if (out_len(t) == 0 && !(t->flags & WIRE_T_PAUSED_ALL)) {
+        ssize_t w = t->ops->write(t, iov, iovcnt);
+        if (w < 0) {
+            /* The connection failed: the error goes to connection_lost,
+             * once; the bytes were accepted as far as the caller knows. */
+            wire_impl_fail(t, (int)w, "write: %s", wire_strerror((int)w));
+            goto out;
+        }
+        done = (size_t)w;
+        if (done >= total)
+            goto out;
+    }
+    if (ensure_out(t) < 0) {
+        ret = WIRE_ENOMEM;
+        goto out;
+    }
+    /* Queue what is left, skipping the `done` bytes already written. */
+    size_t skip = done;
+    for (int i = 0; i < iovcnt; i++) {
+        const char *base = iov[i].iov_base;
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        base += skip;
+        len -= skip;
+        skip = 0;
+        int r;
+        if (i == ref_idx) {
+            r = evbuffer_add_reference(outbuf(t), base, len, ref_cleanup, rc);
+            if (r == 0)
+                rc = NULL; /* the queue releases it */
+        } else {
+            r = evbuffer_add(outbuf(t), base, len);
+        }
+        if (r != 0) {
+            ret = WIRE_ENOMEM;
+            goto out;
+        }
+    }
+    if (!(t->flags & WIRE_T_PAUSED_ALL))
+        wire__set_want_write(t, true);
+    wire__check_high(t);
+out:
+    if (fiov != NULL && fiov != fiov_small)
+        free(fiov);
+    /* Not queued by reference: written (release now), or an error return
+     * (the buffer stays the caller's). */
+    if (ret < 0)
+        free(rc);
+    else
+        ref_release(rc);
+    return ret;
+}
+
+int
+wire_transport_write(struct wire_transport *t, const void *data, size_t len)
+{
+    struct iovec iov = {(void *)(uintptr_t)data, len};
+    return write_common(t, &iov, 1, NULL);
+}
+
+int
+wire_transport_write_sequence(struct wire_transport *t, const struct iovec *iov,
+                              int iovcnt)
+{
+    if (iovcnt < 0 || (iovcnt > 0 && iov == NULL))
+        return WIRE_EINVAL;
+    return write_common(t, iov, iovcnt, NULL);
+}
+
+int
+wire_transport_write_ref(struct wire_transport *t, const void *data, size_t len,
+                         wire_free_cb free_cb, void *arg)
+{
+    if (free_cb == NULL)
+        return WIRE_EINVAL;
+    int st = write_state(t);
+    if (st < 0)
+        return st;
+    struct ref_ctx *rc = malloc(sizeof(*rc));
+    if (rc == NULL)
+        return WIRE_ENOMEM;
+    rc->cb = free_cb;
+    rc->arg = arg;
+    rc->data = data;
+    rc->len = len;
+    struct iovec iov = {(void *)(uintptr_t)data, len};
+    return write_common(t, &iov, 1, rc);
+}
+
+/* Everything queued was handed to the handle: finish what waited on it. */
+void
+wire__after_drain(struct wire_transport *t)
+{
+    if (t->flags & WIRE_T_LOST)
+        return;
+    if ((t->flags & WIRE_T_EOF_PENDING) && !(t->flags & WIRE_T_WRITE_SHUT)) {
+        t->flags &= ~WIRE_T_EOF_PENDING;
+        t->flags |= WIRE_T_WRITE_SHUT;
+        int rc = t->ops->shutdown_write(t);
+        if (rc < 0) {
+            wire_impl_fail(t, rc, "shutdown: %s", wire_strerror(rc));
+            return;
+        }
+        if ((t->flags & WIRE_T_EOF_RECEIVED) && !(t->flags & WIRE_T_CLOSING)) {
+            wire_transport_close(t);
+            return;
+        }
+    }
+    if (t->flags & WIRE_T_CLOSING)
+        wire__begin_loss(t, NULL, false);
+}
+
+void
+wire__flush(struct wire_transport *t)
+{
+    if (t->flags & (WIRE_T_LOST | WIRE_T_HANDLE_CLOSED | WIRE_T_FLUSHING))
+        return;
+    if ((t->flags & WIRE_T_PAUSED_ALL) && !(t->flags & WIRE_T_CLOSING)) {
+        wire__set_want_write(t, false);
+        return;
+    }
+    t->flags |= WIRE_T_FLUSHING;
+    wire_transport_ref(t);
+    while (out_len(t) > 0) {
+        struct evbuffer_iovec eiov[WIRE_FLUSH_IOV];
+        struct iovec iov[WIRE_FLUSH_IOV];
+        int n = evbuffer_peek(outbuf(t), -1, NULL, eiov, WIRE_FLUSH_IOV);
+        if (n > WIRE_FLUSH_IOV)
+            n = WIRE_FLUSH_IOV;
+        size_t want = 0;
+        for (int i = 0; i < n; i++) {
+            iov[i].iov_base = eiov[i].iov_base;
+            iov[i].iov_len = eiov[i].iov_len;
+            want += eiov[i].iov_len;
+        }
+        ssize_t w = t->ops->write(t, iov, n);
+        if (w < 0) {
+            t->flags &= ~WIRE_T_FLUSHING;
+            wire_impl_fail(t, (int)w, "write: %s", wire_strerror((int)w));
+            wire_transport_unref(t);
+            return;
+        }
+        if (w == 0)
+            break;
+        /* Draining may run write_ref free callbacks (user code). */
+        evbuffer_drain(outbuf(t), (size_t)w);
+        if (t->flags & WIRE_T_LOST)
+            break;
+        if ((size_t)w < want)
+            break;
+    }
+    t->flags &= ~WIRE_T_FLUSHING;
+    if (!(t->flags & WIRE_T_LOST)) {
+        if (out_len(t) == 0) {
+            wire__set_want_write(t, false);
+            wire__check_low(t);
+            /* resume_writing may have queued more (and then asked for
+             * write_eof or close): those wait for the new bytes. */
+            if (!(t->flags & WIRE_T_LOST) && out_len(t) == 0)
+                wire__after_drain(t);
+        } else {
+            wire__set_want_write(t, true);
+            wire__check_low(t);
+        }
+    }
+    wire_transport_unref(t);
+}
+
+void
+wire_impl_writable(struct wire_transport *t)
+{
+    if (out_len(t) == 0) {
+        wire__set_want_write(t, false);
+        if (t->flags & (WIRE_T_CLOSING | WIRE_T_EOF_PENDING))
+            wire__after_drain(t);
+        return;
+    }
+    wire__flush(t);
+}
+
+
+/* ---- limits ---- */
+
+int
+wire_transport_set_write_buffer_limits(struct wire_transport *t, size_t high,
+                                       size_t low)
+{
+    if (high == 0)
+        high = WIRE_DEFAULT_HIGH_WATER;
+    if (low == SIZE_MAX)
+        low = high / 4;
+    if (low > high)
+        return WIRE_EINVAL;
+    t->high_water = high;
+    t->low_water = low;
+    if (t->flags & WIRE_T_STARTED) {
+        wire__check_high(t);
+        wire__check_low(t);
+    }
+    return 0;
+}
+
+void
+wire_transport_get_write_buffer_limits(const struct wire_transport *t,
+                                       size_t *high, size_t *low)
+{
+    if (high != NULL)
+        *high = t->high_water;
+    if (low != NULL)
+        *low = t->low_water;
+}
+
+size_t
+wire_transport_get_write_buffer_size(const struct wire_transport *t)
+{
+    return out_len(t);
+}
+
