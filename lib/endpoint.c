@@ -141,7 +141,7 @@ wire_endpoint_parse(const char *str, enum wire_endpoint_shape shape,
         return rc;
     ep->scheme = strdup(scheme);
     const char *rest = str + strlen(scheme) + 1;
-    const char *q = strchr(rest, '?');
+    const char *q = shape == WIRE_ENDPOINT_RAW ? NULL : strchr(rest, '?');
     size_t addrlen = q ? (size_t)(q - rest) : strlen(rest);
     if (ep->scheme == NULL)
         goto nomem;

@@ -31,6 +31,7 @@
 #define CONF_CAP_RESET      (1u << 1) /* abort makes the peer see an error */
 #define CONF_CAP_FD         (1u << 2) /* WIRE_INFO_FD answers */
 #define CONF_CAP_ENDPOINT   (1u << 3) /* wire_listen/wire_connect strings */
+#define CONF_CAP_SOCKADDR   (1u << 4) /* PEER/LOCAL_SOCKADDR answer */
 
 #define CONF_KIB ((size_t)1024)
 #define CONF_MIB ((size_t)1024 * 1024)

@@ -281,6 +281,13 @@ mem_make_pair(struct conf_ctx *c, struct wire_protocol *client,
     return wire_mem_pair(c->loop, client, server, c->f->bufsize, NULL, NULL);
 }
 
+static int
+pipe_make_pair(struct conf_ctx *c, struct wire_protocol *client,
+               struct wire_protocol *server)
+{
+    return wire_pipe_pair(c->loop, client, server, NULL, NULL, NULL);
+}
+
 static void
 mem_listen_ep(struct conf_ctx *c, char *buf, size_t len)
 {
@@ -316,7 +323,7 @@ const struct conf_factory conf_factories[] = {
     {
         .name = "tcp4",
         .info_name = "tcp",
-        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET | CONF_CAP_FD |
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET | CONF_CAP_FD | CONF_CAP_SOCKADDR |
                 CONF_CAP_ENDPOINT,
         .info_prefix = "tcp://127.0.0.1:",
         .listen_endpoint = tcp4_listen_ep,
@@ -325,7 +332,7 @@ const struct conf_factory conf_factories[] = {
     {
         .name = "tcp6",
         .info_name = "tcp",
-        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET | CONF_CAP_FD |
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET | CONF_CAP_FD | CONF_CAP_SOCKADDR |
                 CONF_CAP_ENDPOINT,
         .info_prefix = "tcp://[::1]:",
         .available = tcp6_available,
@@ -336,7 +343,7 @@ const struct conf_factory conf_factories[] = {
         .name = "unix",
         .info_name = "unix",
         /* A Unix stream socket cannot be reset: abort is a close. */
-        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_FD | CONF_CAP_ENDPOINT,
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_FD | CONF_CAP_SOCKADDR | CONF_CAP_ENDPOINT,
         .info_prefix = "unix:",
         .listen_endpoint = unix_path_ep,
         .fail_cases = unix_fail_cases,
@@ -346,7 +353,7 @@ const struct conf_factory conf_factories[] = {
     {
         .name = "unix-abstract",
         .info_name = "unix",
-        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_FD | CONF_CAP_ENDPOINT,
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_FD | CONF_CAP_SOCKADDR | CONF_CAP_ENDPOINT,
         .info_prefix = "unix:",
         .listen_endpoint = unix_abstract_ep,
         .fail_cases = unix_abstract_fail_cases,
@@ -373,6 +380,14 @@ const struct conf_factory conf_factories[] = {
         .no_timeout_reason = "a mem: connect completes or is refused on the "
                              "next loop turn; nothing can keep it pending",
         .bufsize = 64 * 1024,
+    },
+    {
+        .name = "pipe-pair",
+        .info_name = "pipe",
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_FD,
+        .info_prefix = "pipe:",
+        .make_pair = pipe_make_pair,
+        .no_timeout_reason = "a pipe pair has no connect step",
     },
 };
 

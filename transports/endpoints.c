@@ -3,6 +3,7 @@
  * two entry points wire_connect() and wire_listen().  Generic parsing is
  * lib/endpoint.c; adding a transport is one row here.
  */
+#include "fdio.h"
 #include "sock.h"
 
 #include <stdio.h>
@@ -25,6 +26,11 @@ static const struct scheme schemes[] = {
     {"tcp", WIRE_ENDPOINT_HOSTPORT, wire__tcp_connect, wire__tcp_listen},
     {"unix", WIRE_ENDPOINT_PATH, wire__unix_connect, wire__unix_listen},
     {"mem", WIRE_ENDPOINT_PATH, wire__mem_connect, wire__mem_listen},
+    /* Connect-only: there is nothing to listen on. */
+    {"stdio", WIRE_ENDPOINT_PATH, wire__stdio_connect, NULL},
+    {"exec", WIRE_ENDPOINT_RAW, wire__exec_connect, NULL},
+    {"serial", WIRE_ENDPOINT_PATH, wire__serial_connect, NULL},
+    {"file", WIRE_ENDPOINT_PATH, wire__file_connect, NULL},
 };
 
 static const struct scheme *
@@ -37,7 +43,7 @@ find_scheme(const char *str, struct wire_error *err)
         if (strcmp(schemes[i].name, name) == 0)
             return &schemes[i];
     wire_error_set(err, WIRE_ENOSCHEME,
-                   "endpoint '%s': unknown scheme '%s' (known: tcp, unix, mem)",
+                   "endpoint '%s': unknown scheme '%s' (known: tcp, unix, mem, stdio, exec, serial, file)",
                    str, name);
     return NULL;
 }
@@ -94,7 +100,12 @@ wire_listen(struct wire_loop *loop, const char *endpoint,
         rc = wire_error_set(err, WIRE_EINVAL,
                             "wire_listen: loop, factory and server are required");
     } else if ((rc = lookup(endpoint, &sc, &ep, err)) == 0) {
-        rc = sc->listen(loop, &ep, factory, factory_arg, opts, server, err);
+        if (sc->listen == NULL)
+            rc = wire_error_set(err, WIRE_ENOTSUP,
+                                "endpoint '%s': %s: cannot listen (it connects "
+                                "only)", endpoint, sc->name);
+        else
+            rc = sc->listen(loop, &ep, factory, factory_arg, opts, server, err);
         wire_endpoint_clear(&ep);
     }
     wire_error_clear(&local);

@@ -55,7 +55,8 @@ extern "C" {
     XX(ESHUTDOWN, -30014, "server is shutting down")                          \
     XX(ECONTRACT, -30015, "protocol callback contract violated")              \
     XX(ECANCELED, -30016, "operation canceled")                               \
-    XX(EINCOMPLETE, -30017, "input ended in the middle of a message")
+    XX(EINCOMPLETE, -30017, "input ended in the middle of a message")         \
+    XX(EEXIT, -30018, "child process exited unsuccessfully")
 
 enum wire_errno {
 #define WIRE__ERR_ENUM(name, value, msg) WIRE_##name = (value),

@@ -122,7 +122,10 @@ struct wire_endpoint {
 /** Shapes a scheme's address may have. */
 enum wire_endpoint_shape {
     WIRE_ENDPOINT_HOSTPORT = 1, /**< scheme://host:port */
-    WIRE_ENDPOINT_PATH = 2      /**< scheme:anything */
+    WIRE_ENDPOINT_PATH = 2,     /**< scheme:anything */
+    /** scheme:anything, '?' included: the whole rest is the path and the
+     *  scheme parses its own options (exec: commands may contain '?') */
+    WIRE_ENDPOINT_RAW = 3
 };
 
 /**

@@ -18,5 +18,9 @@
 #include <wire/relay.h>
 #include <wire/framing.h>
 #include <wire/stream.h>
+#include <wire/pipe.h>
+#include <wire/subprocess.h>
+#include <wire/serial.h>
+#include <wire/file.h>
 
 #endif /* WIRE_WIRE_H */
