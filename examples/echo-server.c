@@ -7,7 +7,18 @@
  * echoes every byte back, and on a peer's EOF finishes echoing and closes.
  * SIGINT or SIGTERM shuts the server down gracefully (connections get 5 s
  * to finish) and the program exits 0.  A bad endpoint or a busy port is a
- * message on stderr and exit status 1.
+ * message on stderr and exit status 1.  A connection that ends with an
+ * error (a reset, ...) is reported on stderr; the others go on.
+ *
+ * An endpoint that cannot be listened on because it is already a
+ * connection (stdio:, exec:COMMAND, serial:/dev/tty..., file:IN?out=OUT)
+ * is connected to instead, and that one connection is echoed the same
+ * way: until its EOF, then the rest is written, the connection closes and
+ * the program exits 0.  Nothing is printed on stdout in this mode (for
+ * stdio: it carries the echo).  A connect that fails, or a connection
+ * lost with an error, is a message on stderr and exit status 1; SIGINT or
+ * SIGTERM closes the connection (after writing what is queued) and exits
+ * 0.
  *
  * With --lines the same server speaks lines instead of bytes, through the
  * lines layer (<wire/framing.h>): a line ends with "\n" or "\r\n", and each
@@ -33,6 +44,8 @@ struct echo {
     struct wire_transport *t;
 };
 
+static void connection_over(const struct wire_error *err);
+
 static void
 echo_made(struct wire_protocol *p, struct wire_transport *t)
 {
@@ -53,6 +66,13 @@ echo_eof(struct wire_protocol *p)
 }
 
 static void
+echo_lost(struct wire_protocol *p, const struct wire_error *err)
+{
+    (void)p;
+    connection_over(err);
+}
+
+static void
 echo_destroy(struct wire_protocol *p)
 {
     free(p);
@@ -62,6 +82,7 @@ static const struct wire_protocol_ops echo_ops = {
     .connection_made = echo_made,
     .data_received = echo_data,
     .eof_received = echo_eof,
+    .connection_lost = echo_lost,
     .destroy = echo_destroy,
 };
 
@@ -95,8 +116,7 @@ static void
 line_closed(void *arg, const struct wire_error *err)
 {
     (void)arg;
-    if (err != NULL) /* an over-long line, a reset, ...; others go on */
-        fprintf(stderr, "echo-server: %s\n", err->message);
+    connection_over(err); /* an over-long line, a reset, ... */
 }
 
 static const struct wire_message_handler line_handler = {
@@ -121,10 +141,56 @@ line_echo_new(void *arg)
     return p;
 }
 
-/* SIGINT / SIGTERM (watched by the loop): stop accepting, let open
- * connections finish for up to 5 s, then the loop runs out of work. */
+/* What runs the loop: a server, or (for an endpoint that cannot listen)
+ * one connection; and the SIGINT / SIGTERM watchers. */
 static struct wire_server *server;
+static bool one_connection;        /* connected instead of listening */
+static struct wire_transport *conn; /* that connection, while it is up */
+static bool stop_early;            /* a signal came before it was up */
+static int exit_status;
 static struct wire_signal *sigint_watch, *sigterm_watch;
+
+static void
+stop_watching_signals(void)
+{
+    wire_signal_free(sigint_watch);
+    wire_signal_free(sigterm_watch);
+    sigint_watch = sigterm_watch = NULL;
+}
+
+/* A connection ended; `err` is NULL after a clean close, else the cause.
+ * A server goes on serving the others.  The one connection was all there
+ * was to do: once the signal watchers are gone the loop runs out of work
+ * and wire_loop_run returns. */
+static void
+connection_over(const struct wire_error *err)
+{
+    if (err != NULL)
+        fprintf(stderr, "echo-server: %s\n", err->message);
+    if (!one_connection)
+        return;
+    if (err != NULL)
+        exit_status = 1;
+    conn = NULL;
+    stop_watching_signals();
+}
+
+/* The outcome of wire_connect.  On failure the library has destroyed the
+ * protocol, and there is nothing else to do. */
+static void
+on_connected(void *arg, struct wire_transport *t, const struct wire_error *err)
+{
+    (void)arg;
+    if (err != NULL) {
+        fprintf(stderr, "echo-server: %s\n", err->message);
+        exit_status = 1;
+        stop_watching_signals();
+        return;
+    }
+    conn = t; /* valid until connection_lost, which clears it */
+    if (stop_early)
+        wire_transport_close(conn);
+}
 
 static void
 shutdown_done(void *arg)
@@ -134,15 +200,21 @@ shutdown_done(void *arg)
     server = NULL;
 }
 
+/* SIGINT / SIGTERM (watched by the loop).  A server stops accepting and
+ * lets open connections finish for up to 5 s; the one connection writes
+ * what is queued and closes.  Then the loop runs out of work. */
 static void
 on_signal(void *arg, int signo)
 {
     (void)arg;
     (void)signo;
-    wire_signal_free(sigint_watch);
-    wire_signal_free(sigterm_watch);
-    sigint_watch = sigterm_watch = NULL;
-    wire_server_shutdown(server, 5000, shutdown_done, NULL);
+    stop_watching_signals();
+    if (server != NULL)
+        wire_server_shutdown(server, 5000, shutdown_done, NULL);
+    else if (conn != NULL)
+        wire_transport_close(conn);
+    else
+        stop_early = true;
 }
 
 static int
@@ -150,6 +222,12 @@ usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--lines [--max-line N]] ENDPOINT\n"
+            "  ENDPOINT to listen on (tcp://HOST:PORT, unix:/PATH, unix:@NAME):\n"
+            "           prints \"listening on ADDRESS\" and serves until SIGINT\n"
+            "           or SIGTERM\n"
+            "  ENDPOINT that is a connection (stdio:, exec:COMMAND,\n"
+            "           serial:/dev/DEVICE, file:IN?out=OUT): connects, prints\n"
+            "           nothing, echoes until EOF and exits 0 (1 on an error)\n"
             "  default  echo every byte back\n"
             "  --lines  echo each line (ended by \\n or \\r\\n) back as a line\n"
             "           ended by \\r\\n; a last line ended by EOF is echoed too\n"
@@ -213,9 +291,25 @@ main(int argc, char **argv)
         fprintf(stderr, "echo-server: cannot create the event loop\n");
         return 1;
     }
+    wire_protocol_factory factory = lines ? line_echo_new : echo_new;
     struct wire_error err = {0};
-    if (wire_listen(loop, endpoint, lines ? line_echo_new : echo_new, NULL, NULL,
-                    &server, &err) < 0) {
+    int rc = wire_listen(loop, endpoint, factory, NULL, NULL, &server, &err);
+    if (rc == WIRE_ENOTSUP) {
+        /* Nothing to listen on: the endpoint is a connection already
+         * (stdio:, exec:, serial:, file:).  Echo on that one. */
+        wire_error_clear(&err);
+        one_connection = true;
+        struct wire_protocol *p = factory(NULL);
+        if (p == NULL) {
+            fputs("echo-server: cannot make the protocol\n", stderr);
+            wire_loop_free(loop);
+            return 1;
+        }
+        rc = wire_connect(loop, endpoint, p, NULL, on_connected, NULL, &err);
+        if (rc < 0) /* the protocol is still ours */
+            wire_protocol_destroy(p);
+    }
+    if (rc < 0) {
         fprintf(stderr, "echo-server: %s\n", err.message);
         wire_error_clear(&err);
         wire_loop_free(loop);
@@ -223,9 +317,11 @@ main(int argc, char **argv)
     }
     sigint_watch = wire_signal_new(loop, SIGINT, on_signal, NULL, NULL);
     sigterm_watch = wire_signal_new(loop, SIGTERM, on_signal, NULL, NULL);
-    printf("listening on %s\n", wire_server_address(server));
-    fflush(stdout);
+    if (server != NULL) {
+        printf("listening on %s\n", wire_server_address(server));
+        fflush(stdout);
+    }
     wire_loop_run(loop);
     wire_loop_free(loop);
-    return 0;
+    return exit_status;
 }

@@ -226,6 +226,11 @@ wire_endpoint_parse(const char *str, enum wire_endpoint_shape shape,
         ep->port = strndup(pstart, plen);
         if (ep->port == NULL)
             goto nomem;
+    } else if (shape == WIRE_ENDPOINT_RAW) {
+        /* Verbatim: the scheme parses it (a command line may hold '%'). */
+        ep->path = strdup(rest);
+        if (ep->path == NULL)
+            goto nomem;
     } else {
         bool bad = false;
         ep->path = pct_decode(rest, addrlen, &bad);
@@ -238,7 +243,7 @@ wire_endpoint_parse(const char *str, enum wire_endpoint_shape shape,
             }
             goto nomem;
         }
-        if (ep->path[0] == '\0') {
+        if (ep->path[0] == '\0' && shape == WIRE_ENDPOINT_PATH) {
             rc = wire_error_set(err, WIRE_EENDPOINT,
                                 "endpoint '%s': missing address after '%s:'",
                                 str, scheme);

@@ -39,6 +39,7 @@
 #define WIRE_T_ABORTED      (1u << 13)
 #define WIRE_T_FLUSHING     (1u << 14) /* inside the flush loop */
 #define WIRE_T_KEEP_OPEN    (1u << 15) /* eof_received returned true */
+#define WIRE_T_LOSS_HELD    (1u << 16) /* wire_impl_hold_loss: lost waits */
 
 /* ---- errors ---- */
 struct wire_error *wire__error_new(int code, const char *fmt, va_list ap);
@@ -59,11 +60,17 @@ void *wire__loop_scratch(struct wire_loop *loop, size_t *len);
 struct evdns_base *wire__loop_dns(struct wire_loop *loop);
 void wire__loop_dns_release(struct wire_loop *loop);
 /* A slot for a transport's per-loop registry (mem: names), with a
- * destructor run when the loop is freed. */
+ * destructor run when the loop is freed (first thing: the loop is still
+ * whole then). */
 void **wire__loop_slot(struct wire_loop *loop, int which,
                        void (*dtor)(void *));
 #define WIRE__SLOT_MEM 0
+#define WIRE__SLOT_EXEC 1 /* exec: children to kill and reap at loop free */
 #define WIRE__SLOT_COUNT 2
+/* Take `node` off the run-soon queue (for an owner that must run or free
+ * it now: a slot destructor at loop free).  Returns true when it was
+ * queued and is not any more. */
+bool wire__loop_unsoon(struct wire_loop *loop, struct wire_soon *node);
 
 /* ---- contract checker ---- */
 #define WIRE_C_MADE      (1u << 0)

@@ -47,6 +47,7 @@ struct wire_loop {
     bool owns_base;
     bool stop;
     struct event *soon_ev;
+    bool in_soon;             /* soon_run is running a batch */
     struct wire_soon *soon_head, *soon_tail;
     /* thread-safe wakeup */
     pthread_mutex_t tmu;
@@ -178,8 +179,37 @@ wire__loop_soon(struct wire_loop *loop, struct wire_soon *node)
     else
         loop->soon_head = node;
     loop->soon_tail = node;
-    /* Activating an already active event is a no-op in libevent. */
-    event_active(loop->soon_ev, EV_TIMEOUT, 0);
+    /* Activating an already active event is a no-op in libevent.  While a
+     * batch runs, soon_run itself arranges the next turn: activating now
+     * would run the new node in this same pass, before any I/O. */
+    if (!loop->in_soon)
+        event_active(loop->soon_ev, EV_TIMEOUT, 0);
+}
+
+bool
+wire__loop_unsoon(struct wire_loop *loop, struct wire_soon *node)
+{
+    if (!node->queued)
+        return false;
+    struct wire_soon *prev = NULL;
+    for (struct wire_soon *n = loop->soon_head; n != NULL; n = n->next) {
+        if (n != node) {
+            prev = n;
+            continue;
+        }
+        if (prev != NULL)
+            prev->next = n->next;
+        else
+            loop->soon_head = n->next;
+        if (loop->soon_tail == n)
+            loop->soon_tail = prev;
+        node->next = NULL;
+        node->queued = false;
+        return true;
+    }
+    /* Queued but not in the list: in the batch soon_run is running now,
+     * which will run it; leave it alone. */
+    return false;
 }
 
 static void
@@ -192,12 +222,21 @@ soon_run(evutil_socket_t fd, short what, void *arg)
      * next turn, so a callback that re-queues itself cannot starve I/O. */
     struct wire_soon *n = loop->soon_head;
     loop->soon_head = loop->soon_tail = NULL;
+    loop->in_soon = true;
     while (n != NULL) {
         struct wire_soon *next = n->next;
         n->next = NULL;
         n->queued = false;
         n->fn(n);
         n = next;
+    }
+    loop->in_soon = false;
+    /* What was queued meanwhile runs after the next poll for I/O: a zero
+     * timeout fires in the loop's next iteration, not this one (libevent
+     * would run a re-activated event in the same pass). */
+    if (loop->soon_head != NULL) {
+        static const struct timeval zero = {0, 0};
+        event_add(loop->soon_ev, &zero);
     }
 }
 

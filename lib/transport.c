@@ -353,9 +353,39 @@ wire__begin_loss(struct wire_transport *t, struct wire_error *err, bool abort)
         t->flags |= WIRE_T_HANDLE_CLOSED;
         t->ops->close(t, abort);
     }
-    if (t->flags & WIRE_T_STARTED)
+    /* ops->close may have held the loss (wire_impl_hold_loss): then
+     * wire_impl_release_loss schedules it. */
+    if ((t->flags & WIRE_T_STARTED) && !(t->flags & WIRE_T_LOSS_HELD))
         wire_impl_defer(t, &t->soon);
     wire_transport_unref(t);
+}
+
+void
+wire_impl_hold_loss(struct wire_transport *t)
+{
+    if (!(t->flags & WIRE_T_LOST_DONE))
+        t->flags |= WIRE_T_LOSS_HELD;
+}
+
+void
+wire_impl_release_loss(struct wire_transport *t, const struct wire_error *err)
+{
+    if (!(t->flags & WIRE_T_LOSS_HELD))
+        return;
+    t->flags &= ~WIRE_T_LOSS_HELD;
+    if (!(t->flags & WIRE_T_LOST))
+        return; /* held outside a loss (a discarded transport): nothing */
+    if (err != NULL && err->code != 0) {
+        if (t->lost_err == NULL) {
+            t->lost_err = wire__error_dup(err);
+        } else {
+            /* The loss has its own cause; `err` is what followed. */
+            wire_error_set(t->lost_err, t->lost_err->code, "%s (%s)",
+                           t->lost_err->message, err->message);
+        }
+    }
+    if (t->flags & WIRE_T_STARTED)
+        wire_impl_defer(t, &t->soon);
 }
 
 static void

@@ -72,6 +72,26 @@ struct conf_factory {
     const char *no_timeout_reason;
     /* Buffer size for transports that have one (mem). */
     size_t bufsize;
+    /* When the server end of a pair is another transport than the
+     * client's (serial-pty: the serial transport on a pty slave, a pipe
+     * on the master): its WIRE_INFO_NAME and PEER/LOCAL prefix.  Neither
+     * end can then name the other.  NULL: the same as the client's. */
+    const char *server_info_name;
+    const char *server_info_prefix;
+    /* With server_info_name: the server end's CONF_CAP_FD and
+     * CONF_CAP_SOCKADDR (exec: the server end is a Unix socket, the
+     * client's is pipes).  0: the same as `caps`. */
+    unsigned server_info_caps;
+    /* The client's connection_made can come before the server end exists
+     * (exec: the child connects by itself, after it started): a client
+     * that aborts at once may never reach the server, whose protocol then
+     * stays unused. */
+    bool client_ahead;
+    /* Why a graceful close by the server end can lose bytes the client
+     * has not read yet (a pty master's close hangs the slave up, and the
+     * kernel discards the slave's unread input); the cases then check
+     * that what arrived is a clean prefix.  NULL: a close never loses. */
+    const char *server_close_drops;
 };
 
 extern const struct conf_factory conf_factories[];
@@ -245,6 +265,10 @@ void conf_pair(struct conf_ctx *c, struct wire_protocol *client,
                struct wire_protocol *server);
 void conf_probe_pair(struct conf_ctx *c, struct probe *client,
                      struct probe *server);
+/* A wire_connect callback for pairs: records a failure in the context
+ * (connect_failed, connect_code, connect_err) and wakes the loop. */
+void conf_pair_connected(void *arg, struct wire_transport *t,
+                         const struct wire_error *err);
 /* The context's listening server (made on first use). */
 struct wire_server *conf_server(struct conf_ctx *c);
 
@@ -254,6 +278,16 @@ void conf_hold_fd(struct conf_ctx *c, int fd);
  * transport (CAP_FD), so that backpressure shows after little data and a
  * full queue stays full while the peer does not read. */
 void conf_shrink_buffers(struct conf_ctx *c, struct wire_transport *t);
+/* The expected WIRE_INFO_NAME and PEER/LOCAL prefix of one end. */
+const char *conf_info_name(const struct conf_ctx *c, bool server);
+const char *conf_info_prefix(const struct conf_ctx *c, bool server);
+/* The CONF_CAP_FD / CONF_CAP_SOCKADDR bits of one end. */
+unsigned conf_info_caps(const struct conf_ctx *c, bool server);
+/* The serial-pty factory's pairs and failing connects (conf_pty.c). */
+int conf_pty_make_pair(struct conf_ctx *c, struct wire_protocol *client,
+                       struct wire_protocol *server);
+int conf_pty_fail_cases(struct conf_ctx *c, struct conf_fail_case *out,
+                        int max);
 /* Say that a case checks nothing here, and why (stderr). */
 void conf_note(struct conf_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -317,6 +318,138 @@ mem_fail_cases(struct conf_ctx *c, struct conf_fail_case *out, int max)
     return n;
 }
 
+/* ---- file over two FIFOs ---- */
+
+/*
+ * client = file:A?out=B, server = file:B?out=A, through wire_connect.
+ * Opening a FIFO for writing without blocking fails with ENXIO until it
+ * has a reader, and each side's output is the other's input, so neither
+ * can open both of its files first.  The transport does not hide that (it
+ * opens what it is told, never blocking the loop, and reports ENXIO); the
+ * factory does what two processes wiring FIFOs do: it holds a read end of
+ * B while the client opens, and lets go once the server reads B.  Nothing
+ * is written before then (both protocols start from the loop).  The FIFOs
+ * are unlinked once open.
+ */
+static int
+file_fifo_make_pair(struct conf_ctx *c, struct wire_protocol *client,
+                    struct wire_protocol *server)
+{
+    char a[300], b[300], ep[700];
+    unsigned n = c->serial++;
+    snprintf(a, sizeof(a), "%s/f%ld-%u.a", conf_tmpdir, (long)getpid(), n);
+    snprintf(b, sizeof(b), "%s/f%ld-%u.b", conf_tmpdir, (long)getpid(), n);
+    CK(c, mkfifo(a, 0600) == 0 && mkfifo(b, 0600) == 0, "mkfifo: %s",
+       strerror(errno));
+    int hold = open(b, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    CK(c, hold >= 0, "open %s: %s", b, strerror(errno));
+    struct wire_error err = {0};
+    snprintf(ep, sizeof(ep), "file:%s?out=%s", a, b);
+    int rc = wire_connect(c->loop, ep, client, NULL, conf_pair_connected, c,
+                          &err);
+    CK(c, rc == 0, "wire_connect(%s): %s", ep, err.message);
+    snprintf(ep, sizeof(ep), "file:%s?out=%s", b, a);
+    rc = wire_connect(c->loop, ep, server, NULL, conf_pair_connected, c, &err);
+    CK(c, rc == 0, "wire_connect(%s): %s", ep, err.message);
+    wire_error_clear(&err);
+    close(hold);
+    unlink(a);
+    unlink(b);
+    return 0;
+}
+
+/* ---- exec: the client end is a child wirecat ---- */
+
+/*
+ * The client runs over `exec:wirecat stdio: unix:PATH` and the server
+ * listens in this process on unix:PATH: client -> the child's stdin ->
+ * wirecat -> the Unix socket -> server, and back.  So the client end is
+ * the subprocess transport, with wirecat's relay (half-close, backpressure)
+ * between it and a Unix socket.  WIRE_TEST_WIRECAT names the program (set
+ * by `make check`); else it is looked for next to this program's
+ * directory (tests/ or tests/.libs/).
+ */
+static const char *
+wirecat_path(void)
+{
+    static char path[4096];
+    const char *e = getenv("WIRE_TEST_WIRECAT");
+    if (e != NULL && e[0] != '\0')
+        return e;
+    if (path[0] != '\0')
+        return path;
+    char exe[3800];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL)
+        return NULL;
+    *slash = '\0';
+    static const char *const rel[] = {"/../tools/wirecat", "/../../tools/wirecat"};
+    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s", exe, rel[i]);
+        if (access(path, X_OK) == 0)
+            return path;
+    }
+    path[0] = '\0';
+    return NULL;
+}
+
+static bool
+exec_available(struct conf_ctx *c, char *why, size_t len)
+{
+    (void)c;
+    const char *w = wirecat_path();
+    if (w == NULL || access(w, X_OK) != 0) {
+        snprintf(why, len, "no tools/wirecat to run (build it, or set "
+                 "WIRE_TEST_WIRECAT)");
+        return false;
+    }
+    return true;
+}
+
+/* Connects through exec: that fail: programs that cannot start. */
+static int
+exec_fail_cases(struct conf_ctx *c, struct conf_fail_case *out, int max)
+{
+    (void)c;
+    if (max < 2)
+        return 0;
+    snprintf(out[0].label, sizeof(out[0].label), "no such program");
+    snprintf(out[0].endpoint, sizeof(out[0].endpoint),
+             "exec:wire-conf-no-such-program --flag");
+    out[0].code = -ENOENT;
+    snprintf(out[0].needle, sizeof(out[0].needle),
+             "exec 'wire-conf-no-such-program': No such file or directory "
+             "(not found in PATH)");
+    snprintf(out[1].label, sizeof(out[1].label), "a directory");
+    snprintf(out[1].endpoint, sizeof(out[1].endpoint), "exec:%s", conf_tmpdir);
+    out[1].code = -EACCES;
+    snprintf(out[1].needle, sizeof(out[1].needle), "exec '%.200s': Permission "
+             "denied", conf_tmpdir);
+    return 2;
+}
+
+static int
+exec_make_pair(struct conf_ctx *c, struct wire_protocol *client,
+               struct wire_protocol *server)
+{
+    conf_server(c); /* unix:PATH (listen_endpoint) */
+    CK(c, c->npending < 16, "too many pending server protocols");
+    c->pending[c->npending++] = server;
+    char ep[5000];
+    /* stderr=capture: what wirecat says goes into the error. */
+    snprintf(ep, sizeof(ep), "exec:'%s' stdio: '%s'?stderr=capture",
+             wirecat_path(), c->server_ep);
+    struct wire_error err = {0};
+    int rc = wire_connect(c->loop, ep, client, NULL, conf_pair_connected, c, &err);
+    CK(c, rc == 0, "wire_connect(%s): %s", ep, err.message);
+    wire_error_clear(&err);
+    return 0;
+}
+
 /* ---- the table ---- */
 
 const struct conf_factory conf_factories[] = {
@@ -388,6 +521,53 @@ const struct conf_factory conf_factories[] = {
         .info_prefix = "pipe:",
         .make_pair = pipe_make_pair,
         .no_timeout_reason = "a pipe pair has no connect step",
+    },
+    {
+        /* Two files over FIFOs: half-close closes the output; a file
+         * cannot be reset (abort is a close: the peer sees EOF). */
+        .name = "file-fifo",
+        .info_name = "file",
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_FD,
+        .info_prefix = "file:",
+        .make_pair = file_fifo_make_pair,
+        .no_timeout_reason = "opening a file never waits (a FIFO without a "
+                             "reader fails at once with ENXIO)",
+    },
+    {
+        /* The serial transport on a pty slave against the master as a
+         * pipe (conf_pty.c says what the pty does).  A serial line has no
+         * half-close and no reset; the kernel drops what the slave has
+         * not read when the master closes. */
+        .name = "serial-pty",
+        .info_name = "serial",
+        .info_prefix = "serial:/dev/pts/",
+        .server_info_name = "pipe",
+        .server_info_prefix = "pipe:",
+        .caps = CONF_CAP_FD,
+        .make_pair = conf_pty_make_pair,
+        .fail_cases = conf_pty_fail_cases,
+        .no_timeout_reason = "opening a tty does not wait for anything",
+        .server_close_drops = "closing a pty master hangs the slave up, and "
+                              "the kernel then discards the slave's unread "
+                              "input",
+    },
+    {
+        /* The client over a child wirecat relaying to a Unix socket (see
+         * exec_make_pair).  write_eof closes the child's stdin; abort
+         * kills the child, and its socket closes: no reset. */
+        .name = "exec",
+        .info_name = "exec",
+        .info_prefix = "exec:",
+        .server_info_name = "unix",
+        .server_info_prefix = "unix:",
+        .server_info_caps = CONF_CAP_FD | CONF_CAP_SOCKADDR,
+        .client_ahead = true,
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_FD,
+        .available = exec_available,
+        .listen_endpoint = unix_path_ep,
+        .make_pair = exec_make_pair,
+        .fail_cases = exec_fail_cases,
+        .no_timeout_reason = "starting a child does not wait for anything",
     },
 };
 

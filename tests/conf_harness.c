@@ -283,6 +283,28 @@ conf_turns(struct conf_ctx *c, int n)
     conf_check(c);
 }
 
+const char *
+conf_info_name(const struct conf_ctx *c, bool server)
+{
+    return server && c->f->server_info_name != NULL ? c->f->server_info_name
+                                                    : c->f->info_name;
+}
+
+unsigned
+conf_info_caps(const struct conf_ctx *c, bool server)
+{
+    return server && c->f->server_info_caps != 0 ? c->f->server_info_caps
+                                                 : c->f->caps;
+}
+
+const char *
+conf_info_prefix(const struct conf_ctx *c, bool server)
+{
+    return server && c->f->server_info_prefix != NULL
+               ? c->f->server_info_prefix
+               : c->f->info_prefix;
+}
+
 /* ---- write_ref buffers ---- */
 
 void *
@@ -340,8 +362,8 @@ conf_server(struct conf_ctx *c)
     return c->server;
 }
 
-static void
-pair_connected(void *arg, struct wire_transport *t,
+void
+conf_pair_connected(void *arg, struct wire_transport *t,
                const struct wire_error *err)
 {
     struct conf_ctx *c = arg;
@@ -368,7 +390,7 @@ conf_pair_start(struct conf_ctx *c, struct wire_protocol *client,
     CK(c, c->npending < 16, "too many pending server protocols");
     c->pending[c->npending++] = server;
     struct wire_error err = {0};
-    int rc = wire_connect(c->loop, c->server_ep, client, NULL, pair_connected,
+    int rc = wire_connect(c->loop, c->server_ep, client, NULL, conf_pair_connected,
                           c, &err);
     CK(c, rc == 0, "wire_connect(%s): %s", c->server_ep, err.message);
     wire_error_clear(&err);

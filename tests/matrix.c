@@ -17,6 +17,9 @@
  *             the server must get every message before the EOF, and answers
  *             the EOF with one more message (a trailer) before closing; the
  *             client must get every echo, the trailer, then the EOF.
+ *             Over a transport that declares no half-close, write_eof
+ *             must return WIRE_ENOTSUP through the whole stack and change
+ *             nothing: the exchange then ends as an echo does.
  *   overlong  both ends built with a limit (small, or for some rows large
  *             enough that the message spans many reads); after a few
  *             messages (one of exactly the limit), the client sends one of
@@ -291,10 +294,14 @@ run_echo(int idx, enum mx_mode mode)
        wire_err_name(cl->lost_code), cl->lost_msg,
        wire_err_name(sv->lost_code), sv->lost_msg);
     CK(c, sv->eofs == 1, "server saw %d EOFs", sv->eofs);
-    if (mode == MX_HALFCLOSE)
+    if (mode == MX_HALFCLOSE && (c->f->caps & CONF_CAP_HALF_CLOSE))
         CK(c, m->trailer_ok && cl->eofs == 1,
            "client: trailer %s, %d EOFs after it",
            m->trailer_ok ? "received" : "missing", cl->eofs);
+    else if (mode == MX_HALFCLOSE)
+        CK(c, m->eof_refused && cl->eofs == 0,
+           "client of a transport that cannot half-close: write_eof %s, %d "
+           "EOFs", m->eof_refused ? "refused" : "not refused", cl->eofs);
     CK(c, cl->read_code == 0 && sv->read_code == 0,
        "a stream read failed: client %s (%s), server %s (%s)",
        wire_err_name(cl->read_code), cl->read_msg,

@@ -139,6 +139,7 @@ struct mx_cell {
     struct mx_end *ends;
     bool done;                 /* the client verified every echo */
     bool trailer_ok;           /* ... and the server's trailer */
+    bool eof_refused;          /* no half-close: write_eof said so */
 };
 
 /* Messages and plans (matrix_app.c).  `share` divides the echo cells'

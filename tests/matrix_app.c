@@ -314,8 +314,19 @@ send_more(struct mx_end *e)
          * queued or not, through the layers. */
         e->eof_sent = true;
         int rc = e->form->write_eof(e);
-        if (rc != 0)
+        if (!(e->c->f->caps & CONF_CAP_HALF_CLOSE)) {
+            /* Declared: no half-close.  write_eof says so through the
+             * stack and changes nothing: the exchange goes on as an echo
+             * (the client closes after the last echo). */
+            if (rc != WIRE_ENOTSUP)
+                conf_violation(e->c, "client: write_eof on a transport that "
+                               "cannot half-close: %s, not WIRE_ENOTSUP",
+                               wire_err_name(rc));
+            else
+                m->eof_refused = true;
+        } else if (rc != 0) {
             conf_violation(e->c, "client: write_eof: %s", wire_strerror(rc));
+        }
     }
     e->sending = false;
 }
@@ -337,7 +348,9 @@ mx_app_open(struct mx_end *e, struct wire_transport *t)
         conf_violation(c, "%s: opened twice or after lost", e->role);
     e->made++;
     e->t = t;
-    const char *want = e->tname != NULL ? e->tname : c->f->info_name;
+    const char *want = e->tname != NULL ? e->tname
+                                        : conf_info_name(c, e->server);
+    const char *prefix = conf_info_prefix(c, e->server);
     const char *got = wire_transport_name(t);
     if (got == NULL || strcmp(got, want) != 0)
         conf_violation(c, "%s: transport name '%s', want '%s'", e->role,
@@ -345,11 +358,10 @@ mx_app_open(struct mx_end *e, struct wire_transport *t)
     /* get_info crosses the layers to the transport below. */
     char peer[300];
     int rc = wire_transport_get_info(t, WIRE_INFO_PEER, peer, sizeof(peer));
-    if (rc < 0 || strncmp(peer, c->f->info_prefix,
-                          strlen(c->f->info_prefix)) != 0)
+    if (rc < 0 || strncmp(peer, prefix, strlen(prefix)) != 0)
         conf_violation(c, "%s: WIRE_INFO_PEER: %s '%s', want a '%s...'",
                        e->role, rc < 0 ? wire_strerror(rc) : "got",
-                       rc < 0 ? "" : peer, c->f->info_prefix);
+                       rc < 0 ? "" : peer, prefix);
     /* Small fixed socket buffers: backpressure after little data, on
      * sockets as on the memory transport. */
     conf_shrink_buffers(c, t);
@@ -389,6 +401,7 @@ mx_app_message(struct mx_end *e, const void *data, size_t len)
 {
     struct conf_ctx *c = e->c;
     struct mx_cell *m = e->cell;
+    bool half = (c->f->caps & CONF_CAP_HALF_CLOSE) != 0;
     enter(e, "message");
     if (!e->made || e->lost || e->eofs)
         conf_violation(c, "%s: message out of order (made %d, eof %d, lost "
@@ -405,7 +418,7 @@ mx_app_message(struct mx_end *e, const void *data, size_t len)
             conf_violation(c, "server: echoing message %zu (%zu bytes): %s",
                            e->nrcvd, len, wire_strerror(rc));
         e->nrcvd++;
-    } else if (m->mode == MX_HALFCLOSE && e->nrcvd == m->n_echo) {
+    } else if (m->mode == MX_HALFCLOSE && half && e->nrcvd == m->n_echo) {
         char want[64];
         size_t wl = trailer(m, want, sizeof(want));
         if (len != wl || memcmp(data, want, wl) != 0)
@@ -418,7 +431,8 @@ mx_app_message(struct mx_end *e, const void *data, size_t len)
     } else {
         client_verify(e, data, len);
         e->nrcvd++;
-        if (e->nrcvd == m->n_echo && m->mode == MX_ECHO) {
+        if (e->nrcvd == m->n_echo &&
+            (m->mode == MX_ECHO || (m->mode == MX_HALFCLOSE && !half))) {
             m->done = true;
             e->form->close(e);
         } else if (e->nrcvd == m->n_echo && m->mode == MX_OVERLONG) {
@@ -447,12 +461,16 @@ mx_app_eof(struct mx_end *e)
         if (e->nrcvd != m->n)
             conf_violation(e->c, "server: EOF after %zu of %zu messages",
                            e->nrcvd, m->n);
-        char buf[64];
-        size_t n = trailer(m, buf, sizeof(buf));
-        int rc = e->form->send(e, buf, n, 0);
-        if (rc != 0)
-            conf_violation(e->c, "server: writing after the peer's EOF: %s",
-                           wire_strerror(rc));
+        /* Without half-close the EOF is the client's close: nothing to
+         * answer. */
+        if (e->c->f->caps & CONF_CAP_HALF_CLOSE) {
+            char buf[64];
+            size_t n = trailer(m, buf, sizeof(buf));
+            int rc = e->form->send(e, buf, n, 0);
+            if (rc != 0)
+                conf_violation(e->c, "server: writing after the peer's EOF: "
+                               "%s", wire_strerror(rc));
+        }
     }
     leave(e);
     return false; /* close (after the queued output) */

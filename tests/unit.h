@@ -32,6 +32,10 @@ Suite *chunk_suite(void);
 Suite *lenprefix_suite(void);
 Suite *message_handler_suite(void);
 Suite *stream_suite(void);
+Suite *pipe_suite(void);
+Suite *file_suite(void);
+Suite *subprocess_suite(void);
+Suite *serial_suite(void);
 
 /* The seed of every suite's random splits: WIRE_TEST_SEED when set, else
  * chosen once per run (before the runner forks) and printed on failure. */
@@ -100,6 +104,12 @@ struct wire_protocol *rec_new(struct rec_log *log);
 /* An on_data hook: pause reading inside the first data_received. */
 void rec_pause_on_first(struct rec_log *log, struct wire_transport *t,
                         const void *data, size_t len);
+/* unit_run_until predicates on a struct rec_log: its made, eof, lost and
+ * destroyed flags. */
+bool log_made(void *log);
+bool log_eof(void *log);
+bool log_lost(void *log);
+bool log_destroyed(void *log);
 /* Release what the log allocated (not the log itself). */
 void rec_log_free(struct rec_log *log);
 /* The log as a NUL-terminated string (for ck_assert_str_eq). */

@@ -32,6 +32,10 @@ main(void)
     srunner_add_suite(sr, lenprefix_suite());
     srunner_add_suite(sr, message_handler_suite());
     srunner_add_suite(sr, stream_suite());
+    srunner_add_suite(sr, pipe_suite());
+    srunner_add_suite(sr, file_suite());
+    srunner_add_suite(sr, subprocess_suite());
+    srunner_add_suite(sr, serial_suite());
     (void)unit_seed(); /* chosen before the runner forks */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

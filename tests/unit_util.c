@@ -342,3 +342,27 @@ unit_seed(void)
     }
     return seed;
 }
+
+bool
+log_made(void *log)
+{
+    return ((struct rec_log *)log)->made_flag;
+}
+
+bool
+log_eof(void *log)
+{
+    return ((struct rec_log *)log)->eof_flag;
+}
+
+bool
+log_lost(void *log)
+{
+    return ((struct rec_log *)log)->lost_flag;
+}
+
+bool
+log_destroyed(void *log)
+{
+    return ((struct rec_log *)log)->destroyed_flag;
+}

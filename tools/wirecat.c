@@ -8,16 +8,15 @@
  * cross from one side to the other) and exits when both directions are
  * done.  With --listen it serves A, and every accepted connection is
  * relayed to a new connection to B; with --once only the first, and
- * wirecat exits when it ends.  The `stdio:` endpoint (fds 0 and 1) comes
- * from a wirecat-local transport until the library has one (issue 4).
+ * wirecat exits when it ends.  Every endpoint, `stdio:` (fds 0 and 1)
+ * included, is dialled with wire_connect(); the library's transports
+ * never raise SIGPIPE, so wirecat leaves its disposition alone.
  *
  * Exit status: 0 when both sides closed cleanly (or a server was stopped
  * by SIGINT/SIGTERM), 1 on a runtime error (refused, reset, timeout...),
  * 2 on a usage error (a bad option or endpoint).  See wirecat.1.
  */
 #include <wire/wire.h>
-
-#include "wirecat-stdio.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -76,8 +75,13 @@ usage(FILE *f)
         "Relay bytes both ways between endpoints A and B, like socat.\n"
         "\n"
         "  A, B              tcp://HOST:PORT, tcp://[IPV6]:PORT, unix:/PATH,\n"
-        "                    unix:@NAME, or stdio: (standard input and output;\n"
-        "                    at most one side)\n"
+        "                    unix:@NAME; and, as B or without --listen:\n"
+        "                    stdio:            standard input and output\n"
+        "                                      (at most one side)\n"
+        "                    exec:COMMAND ARGS a program's stdin and stdout\n"
+        "                    serial:/dev/TTY?baud=N  a serial line\n"
+        "                    file:IN?out=OUT   read IN, write OUT (either\n"
+        "                                      may be left out)\n"
         "  -l, --listen      serve A: relay every accepted connection to a new\n"
         "                    connection to B, until SIGINT or SIGTERM\n"
         "  -o, --once        with --listen: accept one connection and exit when\n"
@@ -97,7 +101,8 @@ usage(FILE *f)
         "\n"
         "Examples:\n"
         "  wirecat stdio: tcp://127.0.0.1:7000\n"
-        "  wirecat --listen tcp://127.0.0.1:8000 unix:/run/app.sock\n",
+        "  wirecat --listen tcp://127.0.0.1:8000 unix:/run/app.sock\n"
+        "  wirecat stdio: \"exec:tr a-z A-Z\"\n",
         f);
 }
 
@@ -111,6 +116,14 @@ usage_error(const char *fmt, ...)
     va_end(ap);
     fputs("\nTry 'wirecat --help' for more information.\n", stderr);
     return 2;
+}
+
+/* True when `endpoint` is the stdio endpoint (exactly "stdio:"; anything
+ * after the colon is refused by check_endpoint). */
+static bool
+is_stdio(const char *endpoint)
+{
+    return strcmp(endpoint, "stdio:") == 0;
 }
 
 /* Errors that a wrong command line causes, as opposed to the network. */
@@ -310,31 +323,25 @@ session_new(struct app *app, struct wire_protocol **pa,
 }
 
 /*
- * Start `p` on side `sd`: take stdio, or dial the endpoint.  Returns 0, or
- * a negative code (reported) when it could not even start; `p` is then
- * still the caller's, to destroy once nothing touches the session (the
- * relay may end it).
+ * Start `p` on side `sd`: dial its endpoint.  Returns 0, or a negative
+ * code (reported) when it could not even start; `p` is then still the
+ * caller's, to destroy once nothing touches the session (the relay may
+ * end it).
  */
 static int
 side_start(struct side *sd, struct wire_protocol *p)
 {
     struct app *app = sd->s->app;
     struct wire_error err = {0};
-    int rc;
-    if (wirecat_is_stdio(sd->endpoint)) {
-        rc = wirecat_stdio_start(app->loop, p, &sd->t, &err);
-    } else {
-        sd->pending = true;
-        app->connecting++;
-        rc = wire_connect(app->loop, sd->endpoint, p, &app->copts, on_connected,
+    sd->pending = true;
+    app->connecting++;
+    int rc = wire_connect(app->loop, sd->endpoint, p, &app->copts, on_connected,
                           sd, &err);
-        if (rc < 0) {
-            sd->pending = false;
-            app->connecting--;
-        }
-    }
-    if (rc < 0)
+    if (rc < 0) {
+        sd->pending = false;
+        app->connecting--;
         report(sd->s, "%s", err.message);
+    }
     wire_error_clear(&err);
     return rc;
 }
@@ -356,13 +363,12 @@ start_connect_mode(struct app *app)
     s->side[0].endpoint = app->a;
     s->side[1].endpoint = app->b;
     for (int i = 0; i < 2; i++)
-        s->side[i].label = wirecat_is_stdio(s->side[i].endpoint)
-                               ? "stdio"
-                               : s->side[i].endpoint;
-    /* Dial first and take stdio last, so a bad endpoint string is found
-     * before standard input and output are touched. */
+        s->side[i].label = is_stdio(s->side[i].endpoint) ? "stdio"
+                                                         : s->side[i].endpoint;
+    /* Dial the other side first and stdio last, so a bad endpoint string
+     * is found before standard input and output are touched. */
     int order[2] = {0, 1};
-    if (wirecat_is_stdio(app->a)) {
+    if (is_stdio(app->a)) {
         order[0] = 1;
         order[1] = 0;
     }
@@ -400,7 +406,7 @@ on_accept(void *arg)
     }
     s->side[0].label = "client";
     s->side[1].endpoint = app->b;
-    s->side[1].label = wirecat_is_stdio(app->b) ? "stdio" : app->b;
+    s->side[1].label = is_stdio(app->b) ? "stdio" : app->b;
     int rc = side_start(&s->side[1], pb);
     if (rc < 0) {
         /* B cannot even be started: it would fail for every connection
@@ -426,7 +432,9 @@ start_listen_mode(struct app *app, bool b_is_stdio)
         fprintf(stderr, "wirecat: %s\n", err.message);
         wire_error_clear(&err);
         app->server = NULL;
-        return is_usage_code(rc) ? 2 : 1;
+        /* WIRE_ENOTSUP: A is a connection (exec:, file:...), not a place
+         * to listen on. */
+        return is_usage_code(rc) || rc == WIRE_ENOTSUP ? 2 : 1;
     }
     /* Standard output carries the data when B is stdio. */
     FILE *f = b_is_stdio ? stderr : stdout;
@@ -439,23 +447,28 @@ start_listen_mode(struct app *app, bool b_is_stdio)
 
 /* Catch what is wrong with an endpoint string before anything starts:
  * a missing scheme, and (for the scheme://host:port shape) a malformed
- * address.  Whether the scheme exists is wire_connect's to say. */
+ * address.  Whether the scheme exists, and what the rest of any other
+ * shape means (an exec: command may hold '?' and '%'), is wire_connect's
+ * to say. */
 static int
 check_endpoint(const char *str, const char *which)
 {
-    if (wirecat_is_stdio(str))
+    if (is_stdio(str))
         return 0;
     if (strncmp(str, "stdio:", 6) == 0)
         return usage_error("%s: 'stdio:' takes no address or parameters "
                            "(got '%s')", which, str);
     struct wire_error err = {0};
     struct wire_endpoint ep;
+    char scheme[32];
     const char *colon = strchr(str, ':');
-    enum wire_endpoint_shape shape =
-        colon != NULL && strncmp(colon, "://", 3) == 0 ? WIRE_ENDPOINT_HOSTPORT
-                                                       : WIRE_ENDPOINT_PATH;
-    int rc = wire_endpoint_parse(str, shape, &ep, &err);
-    wire_endpoint_clear(&ep);
+    int rc;
+    if (colon != NULL && strncmp(colon, "://", 3) == 0) {
+        rc = wire_endpoint_parse(str, WIRE_ENDPOINT_HOSTPORT, &ep, &err);
+        wire_endpoint_clear(&ep);
+    } else {
+        rc = wire_endpoint_scheme(str, scheme, sizeof(scheme), &err);
+    }
     if (rc < 0) {
         rc = usage_error("%s: %s", which, err.message);
         wire_error_clear(&err);
@@ -529,7 +542,7 @@ main(int argc, char **argv)
     if ((rc = check_endpoint(app.a, "A")) != 0 ||
         (rc = check_endpoint(app.b, "B")) != 0)
         return rc;
-    bool a_stdio = wirecat_is_stdio(app.a), b_stdio = wirecat_is_stdio(app.b);
+    bool a_stdio = is_stdio(app.a), b_stdio = is_stdio(app.b);
     if (a_stdio && b_stdio)
         return usage_error("only one side can be stdio:");
     if (app.once && !app.listen)
@@ -540,13 +553,9 @@ main(int argc, char **argv)
     if (app.listen && b_stdio)
         app.once = true; /* standard input and output serve one client */
 
-    /* A peer that goes away must be an EPIPE from write(2), not a signal
-     * that kills us (the library's sockets use MSG_NOSIGNAL, stdio cannot).
-     * SIGINT and SIGTERM are watched by the loop. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
+    /* No SIGPIPE handling: a reader that goes away is an EPIPE in
+     * connection_lost, the library never raises the signal.  SIGINT and
+     * SIGTERM are watched by the loop. */
 
     app.loop = wire_loop_new();
     if (app.loop == NULL) {

@@ -27,10 +27,10 @@ static const struct scheme schemes[] = {
     {"unix", WIRE_ENDPOINT_PATH, wire__unix_connect, wire__unix_listen},
     {"mem", WIRE_ENDPOINT_PATH, wire__mem_connect, wire__mem_listen},
     /* Connect-only: there is nothing to listen on. */
-    {"stdio", WIRE_ENDPOINT_PATH, wire__stdio_connect, NULL},
+    {"stdio", WIRE_ENDPOINT_PATH_OPTIONAL, wire__stdio_connect, NULL},
     {"exec", WIRE_ENDPOINT_RAW, wire__exec_connect, NULL},
     {"serial", WIRE_ENDPOINT_PATH, wire__serial_connect, NULL},
-    {"file", WIRE_ENDPOINT_PATH, wire__file_connect, NULL},
+    {"file", WIRE_ENDPOINT_PATH_OPTIONAL, wire__file_connect, NULL},
 };
 
 static const struct scheme *

@@ -120,6 +120,43 @@ side_close(struct wire__fdio *f, struct wire__fd_side *s, bool is_read)
 
 static void fdio_read_some(struct wire__fdio *f, int max_reads);
 
+/*
+ * A READY read side reads one chunk per loop iteration, driven by a zero
+ * timer in r.ev (registered while armed), not by the run-soon queue: the
+ * loop runs what is queued during its run-soon pass in the same pass, so
+ * a file re-queued per chunk would be read to its end (forever, for
+ * /dev/zero) without the loop ever polling I/O or running a timer.  A
+ * timer fires once per iteration, after the poll.  It holds no reference:
+ * side_close and read_stop delete it, and the transport is never freed
+ * before its sides are closed.
+ */
+static void
+r_ready_arm(struct wire__fdio *f)
+{
+    static const struct timeval zero = {0, 0};
+    if (!f->r.registered) {
+        event_add(&f->r.ev, &zero);
+        f->r.registered = true;
+    }
+}
+
+static void
+r_ready_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct wire__fdio *f = arg;
+    struct wire_transport *t = &f->base;
+    WIRE_UNUSED(fd);
+    WIRE_UNUSED(what);
+    f->r.registered = false; /* a timer without EV_PERSIST fires once */
+    wire_transport_ref(t);
+    if (f->want_read && f->r.fd >= 0 && wire_impl_is_active(t)) {
+        fdio_read_some(f, 1);
+        if (f->want_read && f->r.fd >= 0 && wire_impl_is_active(t))
+            r_ready_arm(f); /* the next chunk on the next iteration */
+    }
+    wire_transport_unref(t);
+}
+
 static void
 schedule(struct wire__fdio *f, struct wire_soon *node)
 {
@@ -134,17 +171,11 @@ r_ready_run(struct wire_soon *node)
 {
     struct wire__fdio *f = wire_container_of(node, struct wire__fdio, r.ready);
     struct wire_transport *t = &f->base;
-    if (f->want_read && wire_impl_is_active(t)) {
-        if (f->r.fd < 0) {
-            if (!f->eof_sent) {
-                f->eof_sent = true;
-                wire_impl_eof(t);
-            }
-        } else {
-            fdio_read_some(f, 1);
-            if (f->want_read && f->r.fd >= 0 && wire_impl_is_active(t))
-                schedule(f, &f->r.ready); /* one chunk per turn */
-        }
+    /* Only an absent read side is scheduled here (READY sides use
+     * r_ready_timer): its EOF, once. */
+    if (f->want_read && wire_impl_is_active(t) && f->r.fd < 0 && !f->eof_sent) {
+        f->eof_sent = true;
+        wire_impl_eof(t);
     }
     wire_transport_unref(t);
 }
@@ -161,33 +192,77 @@ w_ready_run(struct wire_soon *node)
 
 /* ---- reading ---- */
 
+/* read(2) until `len` bytes, end of file or an error.  For READY sides
+ * (regular files): the kernel may return a regular file in short reads
+ * (NFS, FUSE, a signal), and a chunk must be exactly `chunk` bytes.
+ * Returns the bytes read when there are any (an error after them shows
+ * again on the next read), else what read(2) returned. */
+static ssize_t
+read_full(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n > 0) {
+            got += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (got == 0) {
+            return n;
+        } else {
+            break;
+        }
+    }
+    return (ssize_t)got;
+}
+
 static void
 fdio_read_some(struct wire__fdio *f, int max_reads)
 {
     struct wire_transport *t = &f->base;
+    bool ready = f->r.kind == WIRE__FD_READY;
     for (int i = 0; i < max_reads; i++) {
         if (f->r.fd < 0 || !f->want_read)
             return;
+        /* A READY side is cut at multiples of `chunk`: read what is left
+         * of the current chunk (less than all of it only when a protocol
+         * buffer smaller than the chunk took its start). */
+        size_t want = ready && f->chunk_left != 0 ? f->chunk_left : f->chunk;
         size_t len = 0;
-        void *buf;
-        if (f->chunk_buf != NULL) {
-            buf = f->chunk_buf;
-            len = f->chunk;
-        } else {
-            buf = wire_impl_read_buffer(t, &len);
-            if (buf == NULL || len == 0) {
-                wire_impl_fail(t, WIRE_ENOMEM, "read: no buffer");
-                return;
-            }
-            if (f->chunk != 0 && len > f->chunk)
-                len = f->chunk;
+        void *buf = wire_impl_read_buffer(t, &len);
+        if (buf == NULL || len == 0) {
+            wire_impl_fail(t, WIRE_ENOMEM, "read: no buffer");
+            return;
         }
-        ssize_t n = read(f->r.fd, buf, len);
+        /* A chunk larger than the loop's buffer goes into our own, unless
+         * the protocol gave its buffer (get_buffer). */
+        bool own_buf = false;
+        if (f->chunk_buf != NULL) {
+            size_t slen = 0;
+            if (buf == wire__loop_scratch(t->loop, &slen)) {
+                buf = f->chunk_buf;
+                len = f->chunk;
+                own_buf = true;
+            }
+        }
+        if (want != 0 && len > want)
+            len = want;
+        ssize_t n = ready ? read_full(f->r.fd, buf, len) : read(f->r.fd, buf, len);
         if (n > 0) {
-            bool more = f->chunk_buf != NULL ? wire_impl_data(t, buf, (size_t)n)
-                                             : wire_impl_read_done(t, buf, (size_t)n);
-            if (!more || f->r.kind == WIRE__FD_READY || (size_t)n < len)
+            if (ready && f->chunk != 0)
+                f->chunk_left = want - (size_t)n;
+            bool more = own_buf ? wire_impl_data(t, buf, (size_t)n)
+                                : wire_impl_read_done(t, buf, (size_t)n);
+            if (!more || (size_t)n < len)
                 return;
+            if (ready) {
+                if (f->chunk_left == 0)
+                    return; /* one chunk per loop turn */
+                /* The protocol's buffer took part of the chunk: the rest
+                 * goes into its next buffer in this turn (chunk_left only
+                 * shrinks, so this ends). */
+                i--;
+            }
             continue;
         }
         if (n == 0) {
@@ -239,8 +314,10 @@ wire__fdio_read_start(struct wire_transport *t)
 {
     struct wire__fdio *f = fdio_of(t);
     f->want_read = true;
-    if (f->r.fd < 0 || f->r.kind == WIRE__FD_READY) {
+    if (f->r.fd < 0) {
         schedule(f, &f->r.ready);
+    } else if (f->r.kind == WIRE__FD_READY) {
+        r_ready_arm(f);
     } else if (!f->r.registered) {
         event_add(&f->r.ev, NULL);
         f->r.registered = true;
@@ -309,6 +386,11 @@ wire__fdio_write(struct wire_transport *t, const struct iovec *iov, int iovcnt)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return 0;
+        if (errno == EIO && f->hup_eio) {
+            /* A tty whose other end hung up: like a pipe with no
+             * reader. */
+            return -EPIPE;
+        }
         return -errno;
     }
 }
@@ -349,6 +431,10 @@ wire__fdio_shutdown_write(struct wire_transport *t)
             return -errno;
         return 0;
     }
+    /* A socket may be open elsewhere too (stdin and stdout on one
+     * socket): closing our fd would not end the stream, shutdown does. */
+    if (f->w.is_sock && shutdown(f->w.fd, SHUT_WR) < 0 && errno != ENOTCONN)
+        return -errno;
     side_close(f, &f->w, false);
     return 0;
 }
@@ -377,6 +463,21 @@ wire__fdio_get_info(struct wire_transport *t, int key, void *out, size_t len)
         return WIRE_ECLOSED;
     *(int *)out = fd;
     return (int)sizeof(int);
+}
+
+int
+wire__fdio_set_chunk(struct wire__fdio *f, size_t chunk, struct wire_error *err)
+{
+    size_t scratch = 0;
+    f->chunk = chunk;
+    f->chunk_left = 0;
+    if (chunk == 0)
+        return 0;
+    wire__loop_scratch(f->base.loop, &scratch);
+    if (chunk > scratch && f->chunk_buf == NULL &&
+        (f->chunk_buf = malloc(chunk)) == NULL)
+        return wire_error_set(err, WIRE_ENOMEM, "out of memory");
+    return 0;
 }
 
 void
@@ -415,7 +516,9 @@ wire__fdio_init(struct wire__fdio *f, const struct wire_transport_ops *ops,
     }
     wire_impl_init(&f->base, ops, loop);
     struct event_base *base = wire_loop_event_base(loop);
-    if (f->r.fd >= 0)
+    if (f->r.fd >= 0 && f->r.kind == WIRE__FD_READY)
+        event_assign(&f->r.ev, base, -1, 0, r_ready_timer, f);
+    else if (f->r.fd >= 0)
         event_assign(&f->r.ev, base, f->r.fd, EV_READ | EV_PERSIST, r_event, f);
     if (f->w.fd >= 0)
         event_assign(&f->w.ev, base, f->w.fd, EV_WRITE | EV_PERSIST, w_event, f);

@@ -36,22 +36,28 @@ struct wire__fd_side {
     bool own;            /* close it when the transport closes */
     bool is_fifo;        /* a pipe or FIFO: writes may raise SIGPIPE */
     bool is_sock;        /* a socket: send with MSG_NOSIGNAL, shutdown */
-    bool registered;     /* POLL: the event is added */
+    bool registered;     /* the event is added (POLL), or armed (the
+                            timer of a READY read side) */
     bool restore_block;  /* clear O_NONBLOCK again on close */
     bool stdio;          /* fd 0/1/2: never closed, pointed at /dev/null */
-    struct event ev;
-    struct wire_soon ready; /* READY: deferred readiness */
+    struct event ev;     /* POLL: the fd's event; a READY read side: a
+                            zero timer, one chunk per loop iteration */
+    struct wire_soon ready; /* deferred readiness: READY writes, and the
+                               EOF of an absent read side */
 };
 
 struct wire__fdio {
     struct wire_transport base;
     struct wire__fd_side r, w;
     bool same;           /* r.fd == w.fd */
-    bool hup_eio;        /* EIO from read is a hangup: EOF (ttys) */
+    bool hup_eio;        /* EIO is a hangup (ttys): EOF from read,
+                            EPIPE from write */
     bool want_read, want_write;
     bool eof_sent;       /* absent read side: EOF delivered */
     size_t chunk;        /* most bytes per read; 0: the read buffer's */
     char *chunk_buf;     /* own buffer when chunk is larger than it */
+    size_t chunk_left;   /* READY: bytes of the current chunk still to
+                            deliver (0: a new chunk starts) */
 };
 
 /* Initialise `f` (embedded in a larger struct) over `rfd`/`wfd` (-1 for
@@ -62,6 +68,17 @@ struct wire__fdio {
 int wire__fdio_init(struct wire__fdio *f, const struct wire_transport_ops *ops,
                     struct wire_loop *loop, int rfd, int wfd, bool own,
                     bool restore, struct wire_error *err);
+
+/* Cut the input into deliveries of at most `chunk` bytes (0: the read
+ * buffer's size).  On a READY side (a regular file) every delivery is
+ * exactly `chunk` bytes but the last: the stream is cut at multiples of
+ * `chunk`, whatever the size of the protocol's get_buffer (a smaller
+ * buffer gets the chunk in several buffer_updated calls in the same
+ * turn).  Allocates a buffer when `chunk` is larger than the loop's read
+ * buffer.  Call after wire__fdio_init; returns 0 or WIRE_ENOMEM with
+ * `err` set. */
+int wire__fdio_set_chunk(struct wire__fdio *f, size_t chunk,
+                         struct wire_error *err);
 
 /* The generic hooks; concrete transports may wrap them. */
 void wire__fdio_read_start(struct wire_transport *t);

@@ -94,17 +94,16 @@ pipe_make(struct wire_loop *loop, const struct wire_transport_ops *ops, int rfd,
         free(pt);
         return NULL;
     }
-    if (chunk > 0) {
-        size_t scratch = 0;
-        wire__loop_scratch(loop, &scratch);
-        pt->f.chunk = chunk;
-        if (chunk > scratch && (pt->f.chunk_buf = malloc(chunk)) == NULL) {
-            wire__fdio_release(&pt->f);
-            free(pt);
-            wire_error_set(err, WIRE_ENOMEM, "out of memory");
-            return NULL;
-        }
+    if (wire__fdio_set_chunk(&pt->f, chunk, err) < 0) {
+        /* The fds stay the caller's, as when wire__fdio_init fails. */
+        pt->f.r.own = pt->f.w.own = false;
+        wire__fdio_release(&pt->f);
+        free(pt);
+        return NULL;
     }
+    /* A tty read side (a pty master, a terminal on stdin) reads EIO once
+     * the other end hung up: that is its end of input. */
+    pt->f.hup_eio = rfd >= 0 && isatty(rfd);
     /* LOCAL names our fds; PEER is the same unless we know the other end
      * (a pair). */
     snprintf(pt->local, sizeof(pt->local), "pipe:r=%d,w=%d", rfd, wfd);

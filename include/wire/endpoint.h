@@ -123,9 +123,13 @@ struct wire_endpoint {
 enum wire_endpoint_shape {
     WIRE_ENDPOINT_HOSTPORT = 1, /**< scheme://host:port */
     WIRE_ENDPOINT_PATH = 2,     /**< scheme:anything */
-    /** scheme:anything, '?' included: the whole rest is the path and the
-     *  scheme parses its own options (exec: commands may contain '?') */
-    WIRE_ENDPOINT_RAW = 3
+    /** scheme:anything, '?' included: the whole rest is the path,
+     *  verbatim (no %-decoding), and the scheme parses its own options
+     *  (exec: commands may contain '?' and '%') */
+    WIRE_ENDPOINT_RAW = 3,
+    /** scheme:[anything][?query], the address may be empty (`stdio:`,
+     *  `file:?out=/path`) */
+    WIRE_ENDPOINT_PATH_OPTIONAL = 4
 };
 
 /**

@@ -168,6 +168,24 @@ WIRE_EXPORT void wire_impl_fail(struct wire_transport *t, int code,
 WIRE_EXPORT void wire_impl_lost(struct wire_transport *t,
                                 const struct wire_error *err);
 
+/**
+ * Hold the loss: for a transport whose end is more than its handle (a
+ * child process, which must also exit).  Called from ops->close, it keeps
+ * connection_lost from being scheduled when the handle closes; the
+ * transport then calls wire_impl_release_loss() exactly once when the
+ * rest has ended.  The transport keeps its initial reference until the
+ * loss is delivered, so it stays alive meanwhile.
+ */
+WIRE_EXPORT void wire_impl_hold_loss(struct wire_transport *t);
+/**
+ * End the hold: connection_lost follows on a later turn.  `err` (may be
+ * NULL; copied) becomes the loss's error when the loss was clean, or is
+ * added to its message in parentheses when the loss already had a cause
+ * (whose code is kept).  No-op when nothing is held.
+ */
+WIRE_EXPORT void wire_impl_release_loss(struct wire_transport *t,
+                                        const struct wire_error *err);
+
 /** Answer a string-valued get_info key: copy `s` into `out` (`len`
  *  bytes, NUL-terminated, truncated to fit).  Returns strlen(s) or
  *  WIRE_EINVAL when there is no room for the NUL. */
