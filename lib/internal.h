@@ -66,7 +66,8 @@ void **wire__loop_slot(struct wire_loop *loop, int which,
                        void (*dtor)(void *));
 #define WIRE__SLOT_MEM 0
 #define WIRE__SLOT_EXEC 1 /* exec: children to kill and reap at loop free */
-#define WIRE__SLOT_COUNT 2
+#define WIRE__SLOT_TLS 2  /* tls:// listeners: their configs */
+#define WIRE__SLOT_COUNT 3
 /* Take `node` off the run-soon queue (for an owner that must run or free
  * it now: a slot destructor at loop free).  Returns true when it was
  * queued and is not any more. */

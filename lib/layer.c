@@ -8,7 +8,10 @@
  * transport below: writing hands bytes to the layer's send hook, which
  * writes them below; when the transport below pauses writing, the
  * handle "would block", so bytes queue above and the protocol above gets
- * pause_writing from its own watermarks.  Reading pauses cross downwards
+ * pause_writing from its own watermarks.  A write hands below no more
+ * than the transport below has room for under its high mark (plus one
+ * byte, so that it pauses and later resumes us): the rest waits above,
+ * where the protocol above sees it.  Reading pauses cross downwards
  * (pause_reading below).  Bytes a layer produces after the protocol above
  * paused are held, message by message, and delivered in order on resume.
  *
@@ -29,6 +32,9 @@
 #define L_FAILED         (1u << 3) /* wire_layer_fail: abort below */
 #define L_MESSAGES       (1u << 4) /* a message layer: empty messages exist */
 #define L_IN_RECV        (1u << 5) /* inside lops->recv (below_data) */
+#define L_HOLD_W         (1u << 6) /* wire_layer_hold_writes */
+
+#define WIRE_LAYER_IOV 64 /* pieces handed down per write */
 
 struct held_msg {
     struct held_msg *next;
@@ -135,22 +141,48 @@ wire_layer_hook_write(struct wire_transport *t, const struct iovec *iov,
     struct wire_layer *l = layer_of(t);
     if (l->lower == NULL)
         return -EPIPE;
-    if (l->lflags & L_LOWER_PAUSED_W)
+    if (l->lflags & (L_LOWER_PAUSED_W | L_FAILED | L_HOLD_W))
+        return 0; /* held: queued above (and dropped if failed) */
+    /* Take no more than the transport below has room for under its high
+     * mark (one byte over, so that it does pause and later resume us):
+     * the rest stays queued here, where the protocol above sees it in its
+     * own watermarks, instead of piling up below unseen. */
+    size_t high = 0, queued = wire_transport_get_write_buffer_size(l->lower);
+    wire_transport_get_write_buffer_limits(l->lower, &high, NULL);
+    if (queued > high)
         return 0;
-    if (l->lops->send != NULL)
-        return l->lops->send(l, iov, iovcnt);
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
-    int rc = wire_layer_send(l, iov, iovcnt);
-    return rc < 0 ? rc : (ssize_t)total;
+    size_t room = high - queued + 1, total = 0;
+    struct iovec part[WIRE_LAYER_IOV];
+    int n = 0;
+    for (; n < iovcnt && n < WIRE_LAYER_IOV && total < room; n++) {
+        part[n] = iov[n];
+        if (part[n].iov_len > room - total)
+            part[n].iov_len = room - total;
+        total += part[n].iov_len;
+    }
+    bool cut = n < iovcnt || (n > 0 && part[n - 1].iov_len < iov[n - 1].iov_len);
+    ssize_t w;
+    if (l->lops->send != NULL) {
+        w = l->lops->send(l, part, n);
+    } else {
+        int rc = wire_layer_send(l, part, n);
+        w = rc < 0 ? rc : (ssize_t)total;
+    }
+    /* Cut short while the transport below is not paused: nothing will
+     * wake the rest (want_write is already on), so try again next turn. */
+    if (cut && w >= 0 && !(l->lflags & L_LOWER_PAUSED_W) && !l->write_node.queued) {
+        wire_transport_ref(t);
+        wire_impl_defer(t, &l->write_node);
+    }
+    return w;
 }
 
 static void
 write_run(struct wire_soon *node)
 {
     struct wire_layer *l = wire_container_of(node, struct wire_layer, write_node);
-    if ((l->above.flags & WIRE_T_WANT_WRITE) && !(l->lflags & L_LOWER_PAUSED_W))
+    if ((l->above.flags & WIRE_T_WANT_WRITE) &&
+        !(l->lflags & (L_LOWER_PAUSED_W | L_HOLD_W | L_FAILED)))
         wire_impl_writable(&l->above);
     wire_transport_unref(&l->above);
 }
@@ -162,7 +194,8 @@ wire_layer_hook_want_write(struct wire_transport *t, bool on)
     /* While the transport below takes bytes, a layer that consumed only
      * part of a write is retried on the next turn; otherwise below's
      * resume_writing wakes us. */
-    if (on && !(l->lflags & L_LOWER_PAUSED_W) && !l->write_node.queued) {
+    if (on && !(l->lflags & (L_LOWER_PAUSED_W | L_HOLD_W | L_FAILED)) &&
+        !l->write_node.queued) {
         wire_transport_ref(t);
         wire_impl_defer(t, &l->write_node);
     }
@@ -293,16 +326,14 @@ below_lost(struct wire_protocol *p, const struct wire_error *err)
 {
     struct wire_layer *l = wire_layer_from_protocol(p);
     l->lower = NULL;
-    if (l->lflags & L_STARTED) {
-        wire_impl_lost(&l->above, err);
-    } else if (err != NULL && err->code != 0) {
-        /* The stack never came up, so the protocol above has no
-         * connection_lost to receive this; the loop's log gets it. */
-        if (l->above.loop != NULL)
-            wire_loop_log(l->above.loop, WIRE_LOG_WARN,
-                          "%s: connection lost before the layer started: %s",
-                          l->lops->transport.name, err->message);
+    if (!(l->lflags & L_STARTED) && l->upper != NULL) {
+        /* The connection ended before the layer was up (during a
+         * handshake): start the protocol above anyway, so that its
+         * connection_lost tells it why. */
+        wire_layer_start(l);
     }
+    if (l->lflags & L_STARTED)
+        wire_impl_lost(&l->above, err);
 }
 
 static void
@@ -317,7 +348,20 @@ below_resume_writing(struct wire_protocol *p)
 {
     struct wire_layer *l = wire_layer_from_protocol(p);
     l->lflags &= ~L_LOWER_PAUSED_W;
-    if (l->above.flags & WIRE_T_WANT_WRITE)
+    if ((l->above.flags & WIRE_T_WANT_WRITE) && !(l->lflags & L_HOLD_W))
+        wire_impl_writable(&l->above);
+}
+
+void
+wire_layer_hold_writes(struct wire_layer *l, bool hold)
+{
+    if (hold) {
+        l->lflags |= L_HOLD_W;
+        return;
+    }
+    l->lflags &= ~L_HOLD_W;
+    if ((l->above.flags & WIRE_T_WANT_WRITE) &&
+        !(l->lflags & (L_LOWER_PAUSED_W | L_FAILED)))
         wire_impl_writable(&l->above);
 }
 
@@ -484,6 +528,13 @@ wire_layer_fail(struct wire_layer *l, int code, const char *fmt, ...)
     va_start(ap, fmt);
     struct wire_error *e = wire__error_new(code, fmt, ap);
     va_end(ap);
+    if (!(l->lflags & L_STARTED) && l->upper != NULL && l->lower != NULL) {
+        /* Failing before the layer is up (a handshake that failed): the
+         * protocol above has heard nothing yet, so start it and let its
+         * connection_lost carry the error (what it writes meanwhile is
+         * dropped with the queue). */
+        wire_layer_start(l);
+    }
     if (l->lflags & L_STARTED) {
         wire_impl_lost(&l->above, e);
     } else {

@@ -32,6 +32,9 @@
 #define CONF_CAP_FD         (1u << 2) /* WIRE_INFO_FD answers */
 #define CONF_CAP_ENDPOINT   (1u << 3) /* wire_listen/wire_connect strings */
 #define CONF_CAP_SOCKADDR   (1u << 4) /* PEER/LOCAL_SOCKADDR answer */
+/* An abort reaches the peer as a truncation (TLS over a transport that
+ * cannot reset: EOF without close_notify is WIRE_ETLS, "truncated"). */
+#define CONF_CAP_TRUNCATES  (1u << 5)
 
 #define CONF_KIB ((size_t)1024)
 #define CONF_MIB ((size_t)1024 * 1024)

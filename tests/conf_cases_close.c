@@ -190,6 +190,10 @@ START_TEST(t_abort)
     if (c->f->caps & CONF_CAP_RESET) {
         CK(c, b->lost_code == -ECONNRESET, "peer: %s (%s), not a reset",
            wire_err_name(b->lost_code), b->lost_msg);
+    } else if (c->f->caps & CONF_CAP_TRUNCATES) {
+        CK(c, b->lost_code == WIRE_ETLS && strstr(b->lost_msg, "truncated") != NULL,
+           "peer: %s (%s), not a truncation", wire_err_name(b->lost_code),
+           b->lost_msg);
     } else {
         /* Declared: no reset.  The peer sees the bytes that made it, an
          * EOF and a clean close. */

@@ -11,6 +11,7 @@
  * Everything stays on loopback or in conf_tmpdir; ports are ephemeral.
  */
 #include "conf.h"
+#include "conf_tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -569,6 +570,7 @@ const struct conf_factory conf_factories[] = {
         .fail_cases = exec_fail_cases,
         .no_timeout_reason = "starting a child does not wait for anything",
     },
+    TLS_FACTORIES,
 };
 
 const int conf_nfactories =

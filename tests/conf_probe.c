@@ -303,6 +303,10 @@ probe_resume_reading(struct probe *p)
     }
     p->read_paused = false;
     int rc = wire_transport_resume_reading(p->t);
+    /* The connection may have ended an instant ago (a reset a layer
+     * noticed): connection_lost is on its way, and the call says so. */
+    if (rc == WIRE_ECLOSED && wire_transport_is_closing(p->t))
+        rc = 0;
     if (rc != 0)
         conf_violation(p->ctx, "%s: resume_reading: %s", p->role,
                        wire_strerror(rc));

@@ -13,7 +13,7 @@ awk '/^```c$/{f=1;next}/^```$/{f=0}f' "$top_srcdir/README.md" > "$tmp/readme.c"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sed -i "s/127.0.0.1:7000/127.0.0.1:$port/" "$tmp/readme.c"
 ${CC:-cc} -Wall -Wextra -Werror -I"$top_srcdir/include" "$tmp/readme.c" -o "$tmp/readme" \
-    "$build/.libs/libwire.a" $(pkg-config --libs libevent_core libevent_extra) -lpthread ${LDFLAGS:-}
+    "$build/.libs/libwire.a" $(pkg-config --libs libevent_core libevent_extra libssl libcrypto) -lpthread ${LDFLAGS:-}
 "$tmp/readme" & pid=$!
 for _ in $(seq 1 200); do
     if reply=$(python3 - "$port" <<'PY'

@@ -5,6 +5,7 @@
  */
 #include "fdio.h"
 #include "sock.h"
+#include "tls_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static const struct scheme schemes[] = {
     {"tcp", WIRE_ENDPOINT_HOSTPORT, wire__tcp_connect, wire__tcp_listen},
     {"unix", WIRE_ENDPOINT_PATH, wire__unix_connect, wire__unix_listen},
     {"mem", WIRE_ENDPOINT_PATH, wire__mem_connect, wire__mem_listen},
+    {"tls", WIRE_ENDPOINT_HOSTPORT, wire__tls_connect, wire__tls_listen},
     /* Connect-only: there is nothing to listen on. */
     {"stdio", WIRE_ENDPOINT_PATH_OPTIONAL, wire__stdio_connect, NULL},
     {"exec", WIRE_ENDPOINT_RAW, wire__exec_connect, NULL},
@@ -43,7 +45,7 @@ find_scheme(const char *str, struct wire_error *err)
         if (strcmp(schemes[i].name, name) == 0)
             return &schemes[i];
     wire_error_set(err, WIRE_ENOSCHEME,
-                   "endpoint '%s': unknown scheme '%s' (known: tcp, unix, mem, stdio, exec, serial, file)",
+                   "endpoint '%s': unknown scheme '%s' (known: tcp, unix, mem, tls, stdio, exec, serial, file)",
                    str, name);
     return NULL;
 }

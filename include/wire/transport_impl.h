@@ -361,9 +361,15 @@ WIRE_EXPORT void wire_layer_deliver_eof(struct wire_layer *l);
 WIRE_EXPORT int wire_layer_send(struct wire_layer *l, const struct iovec *iov,
                                 int iovcnt);
 /** Fail the layer: the transport below is aborted and the protocol above
- *  gets connection_lost with this error. */
+ *  gets connection_lost with this error.  Before the layer started the
+ *  protocol above (a handshake that failed), it is started first, so the
+ *  error always reaches it. */
 WIRE_EXPORT void wire_layer_fail(struct wire_layer *l, int code,
                                  const char *fmt, ...) WIRE_PRINTF(3, 4);
+/** Hold the above's writes (they queue in its output queue, under its
+ *  watermarks) while `hold`, e.g. during a key exchange; releasing
+ *  flushes them.  The send hook is not called while held. */
+WIRE_EXPORT void wire_layer_hold_writes(struct wire_layer *l, bool hold);
 /** The layer a protocol pointer returned by wire_layer_init belongs to. */
 WIRE_EXPORT struct wire_layer *wire_layer_from_protocol(struct wire_protocol *p);
 

@@ -22,5 +22,6 @@
 #include <wire/subprocess.h>
 #include <wire/serial.h>
 #include <wire/file.h>
+#include <wire/tls.h>
 
 #endif /* WIRE_WIRE_H */

@@ -1,0 +1,136 @@
+/*
+ * libwire — TLS as a layer over any transport (OpenSSL 3, memory BIOs).
+ *
+ * The layer is a protocol to the transport below and a transport to the
+ * protocol above, so TLS runs over TCP, Unix sockets, pipes, serial lines,
+ * the memory pair or TLS itself.  `tls://host:port?...` is TCP plus a
+ * client layer (or, with wire_listen, a server layer per connection).
+ *
+ * The protocol above starts (connection_made) once the handshake is done,
+ * so the peer certificate, the version and ALPN are known then.  A
+ * handshake that fails — a certificate that does not verify, a name that
+ * does not match, a peer that is not speaking TLS, the handshake timeout —
+ * still reaches the protocol: it is started and gets connection_lost with
+ * WIRE_ETLS (or WIRE_ETIMEDOUT) and a message a person can act on
+ * ("certificate verify failed: unable to get local issuer certificate
+ * (depth 0, subject CN=localhost)", "hostname mismatch: 'example.org' is
+ * not in the certificate (DNS:localhost, IP:127.0.0.1)").
+ *
+ * close sends close_notify, waits for the peer's (bounded by the shutdown
+ * timeout), then closes below.  write_eof sends close_notify and keeps
+ * reading (TLS half-close).  An EOF from below without the peer's
+ * close_notify is reported as truncation (WIRE_ETLS).  Renegotiation is
+ * refused.  Flow control above is in plaintext bytes; pause_reading also
+ * holds records already decrypted.
+ */
+#ifndef WIRE_TLS_H
+#define WIRE_TLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <wire/common.h>
+#include <wire/protocol.h>
+#include <wire/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct wire_tls_config;
+
+/** get_info keys of a TLS layer (strings). */
+enum {
+    WIRE_INFO_TLS_VERSION = 200, /**< "TLSv1.3" */
+    WIRE_INFO_TLS_CIPHER = 201,  /**< "TLS_AES_256_GCM_SHA384" */
+    WIRE_INFO_TLS_ALPN = 202,    /**< the negotiated protocol, "" if none */
+    WIRE_INFO_TLS_SNI = 203,     /**< the server name asked for */
+    WIRE_INFO_TLS_PEER_CERT = 204,    /**< the peer certificate, PEM */
+    WIRE_INFO_TLS_PEER_SUBJECT = 205, /**< its subject, one line */
+    WIRE_INFO_TLS_RESUMED = 206  /**< "1" when the session was resumed */
+};
+
+enum wire_tls_version {
+    WIRE_TLS_1_2 = 0x0303,
+    WIRE_TLS_1_3 = 0x0304
+};
+
+/** Defaults. */
+#define WIRE_TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS 30000u
+#define WIRE_TLS_DEFAULT_SHUTDOWN_TIMEOUT_MS 5000u
+
+/**
+ * A TLS configuration, shared by any number of connections (reference
+ * counted; it starts with one reference).  A client configuration verifies
+ * the peer against the system's CA store and the name connected to unless
+ * told otherwise; a server one needs a certificate and key, and asks for
+ * client certificates only with wire_tls_config_set_verify(cfg, true).
+ * Setters return 0 or a negative code with `err` saying what is wrong
+ * (the file, and OpenSSL's reason).
+ */
+WIRE_EXPORT struct wire_tls_config *wire_tls_config_new(bool server,
+                                                        struct wire_error *err);
+WIRE_EXPORT struct wire_tls_config *wire_tls_config_ref(struct wire_tls_config *c);
+WIRE_EXPORT void wire_tls_config_unref(struct wire_tls_config *c);
+
+/** Trust these CAs (a PEM file and/or a hashed directory) instead of the
+ *  system store. */
+WIRE_EXPORT int wire_tls_config_set_ca(struct wire_tls_config *c,
+                                       const char *file, const char *dir,
+                                       struct wire_error *err);
+/** Our certificate (chain) and private key, PEM files. */
+WIRE_EXPORT int wire_tls_config_set_cert(struct wire_tls_config *c,
+                                         const char *cert_file,
+                                         const char *key_file,
+                                         struct wire_error *err);
+/** Client: verify the server (default true).  Server: require and verify
+ *  a client certificate (default false). */
+WIRE_EXPORT void wire_tls_config_set_verify(struct wire_tls_config *c,
+                                            bool verify);
+/** ALPN protocols in order of preference, comma-separated ("h2,http/1.1"). */
+WIRE_EXPORT int wire_tls_config_set_alpn(struct wire_tls_config *c,
+                                         const char *list,
+                                         struct wire_error *err);
+/** Lowest version accepted (default WIRE_TLS_1_2). */
+WIRE_EXPORT int wire_tls_config_set_min_version(struct wire_tls_config *c,
+                                                int version,
+                                                struct wire_error *err);
+/** OpenSSL cipher lists: `ciphers` for TLS 1.2, `suites` for TLS 1.3;
+ *  either may be NULL (unchanged). */
+WIRE_EXPORT int wire_tls_config_set_ciphers(struct wire_tls_config *c,
+                                            const char *ciphers,
+                                            const char *suites,
+                                            struct wire_error *err);
+/** Timeouts (0: the defaults). */
+WIRE_EXPORT void wire_tls_config_set_timeouts(struct wire_tls_config *c,
+                                              uint64_t handshake_ms,
+                                              uint64_t shutdown_ms);
+
+/**
+ * A client layer over `upper` (owned from now on, also on error).
+ * `server_name` is sent as SNI (unless it is an IP address) and is the
+ * name (or IP) the certificate must match; NULL skips both (and
+ * verification of the name, not of the chain).  Clients resume sessions
+ * with the same config and server name.  Returns the protocol to give to
+ * the transport below, or NULL with `err` set.
+ */
+WIRE_EXPORT struct wire_protocol *
+wire_tls_client_layer_new(struct wire_protocol *upper, struct wire_tls_config *c,
+                          const char *server_name, struct wire_error *err);
+/** A server layer over `upper` (owned from now on, also on error). */
+WIRE_EXPORT struct wire_protocol *
+wire_tls_server_layer_new(struct wire_protocol *upper, struct wire_tls_config *c,
+                          struct wire_error *err);
+
+/**
+ * Build a TLS config from endpoint-style parameters (`ca=`, `cert=`,
+ * `key=`, `verify=`, `alpn=`, `min=1.2|1.3`), as `tls://` uses them.
+ * `params` is a NULL-terminated array of key, value pairs.
+ */
+WIRE_EXPORT struct wire_tls_config *
+wire_tls_config_from_params(bool server, const char *const *params,
+                            struct wire_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WIRE_TLS_H */
