@@ -1,10 +1,7 @@
 /*
  * The TLS factories (conf_tls.c): their functions and the table rows that
- * conf_factories.c puts in conf_factories[].  TLS over the memory pair and
- * TLS inside TLS (conf_tls_mem_make_pair, conf_tls_in_tls_make_pair) are
- * not in the table yet: they pass every case but "the peer closed and we
- * keep writing", which does not fail within the deadline over mem (open
- * work of the TLS issue).
+ * conf_factories.c puts in conf_factories[]: TLS over the memory pair,
+ * over TCP (tls:// endpoints), over a pipe pair, and TLS inside TLS.
  */
 #ifndef WIRE_TESTS_CONF_TLS_H
 #define WIRE_TESTS_CONF_TLS_H
@@ -28,6 +25,14 @@ int conf_tls_tcp_make_pair(struct conf_ctx *c, struct wire_protocol *client,
 
 #define TLS_FACTORIES                                                         \
     {                                                                         \
+        .name = "tls-mem", .info_name = "tls",                                \
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET,                         \
+        .info_prefix = "mem:", .available = conf_tls_available,              \
+        .make_pair = conf_tls_mem_make_pair, .pair_address = "mem:pair",      \
+        .no_timeout_reason = "a memory pair has no connect step",             \
+        .bufsize = 16 * 1024,                                                 \
+    },                                                                        \
+    {                                                                         \
         .name = "tls-tcp", .info_name = "tls",                                \
         .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET | CONF_CAP_FD |          \
                 CONF_CAP_SOCKADDR,                                            \
@@ -42,6 +47,14 @@ int conf_tls_tcp_make_pair(struct conf_ctx *c, struct wire_protocol *client,
         .info_prefix = "pipe:", .available = conf_tls_available,                  \
         .make_pair = conf_tls_pipe_make_pair,                                      \
         .no_timeout_reason = "a pipe pair has no connect step",               \
+    },                                                                        \
+    {                                                                         \
+        .name = "tls-in-tls", .info_name = "tls",                             \
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET,                         \
+        .info_prefix = "mem:", .available = conf_tls_available,              \
+        .make_pair = conf_tls_in_tls_make_pair, .pair_address = "mem:pair",   \
+        .no_timeout_reason = "a memory pair has no connect step",             \
+        .bufsize = 16 * 1024,                                                 \
     }
 
 #endif

@@ -227,10 +227,17 @@ pump_read(struct tls_layer *t)
             break;
         if (e == SSL_ERROR_ZERO_RETURN) {
             t->peer_closed = true;
-            if (t->closing)
+            if (t->closing) {
                 finish_close(t);
-            else
+            } else {
                 wire_layer_deliver_eof(&t->l);
+                /* No data can follow close_notify, so nothing needs
+                 * holding back: keep reading below (whatever the protocol
+                 * above paused) to see the transport end, so that writes
+                 * to a peer that is gone fail. */
+                if (t->l.lower != NULL)
+                    wire_transport_resume_reading(t->l.lower);
+            }
             break;
         }
         char reason[256];
