@@ -257,23 +257,6 @@ WIRE_EXPORT int wire_layer_hook_get_info(struct wire_transport *t, int key,
                                          void *out, size_t len);
 WIRE_EXPORT void wire_layer_hook_free(struct wire_transport *t);
 
-/** The transport ops of a layer named `lname` with capabilities `lcaps`,
- *  for struct wire_layer_ops.transport:
- *  `.transport = WIRE_LAYER_TRANSPORT_OPS("chunk", WIRE_CAP_HALF_CLOSE_IF_LOWER)`. */
-#define WIRE_LAYER_TRANSPORT_OPS(lname, lcaps)                                \
-    {                                                                         \
-        .name = (lname), .caps = (lcaps),                                     \
-        .read_start = wire_layer_hook_read_start,                             \
-        .read_stop = wire_layer_hook_read_stop,                               \
-        .write = wire_layer_hook_write,                                       \
-        .want_write = wire_layer_hook_want_write,                             \
-        .shutdown_write = wire_layer_hook_shutdown_write,                     \
-        .close = wire_layer_hook_close,                                       \
-        .get_info = wire_layer_hook_get_info,                                 \
-        .free = wire_layer_hook_free,                                         \
-        .defer = NULL, .frame = NULL,                                         \
-    }
-
 /** The transport ops of a message layer whose writes are framed by
  *  `framefn` (see ops->frame). */
 #define WIRE_LAYER_FRAMING_OPS(lname, lcaps, framefn)                         \
@@ -289,6 +272,12 @@ WIRE_EXPORT void wire_layer_hook_free(struct wire_transport *t);
         .free = wire_layer_hook_free,                                         \
         .defer = NULL, .frame = (framefn),                                    \
     }
+
+/** The transport ops of a layer named `lname` with capabilities `lcaps`,
+ *  for struct wire_layer_ops.transport:
+ *  `.transport = WIRE_LAYER_TRANSPORT_OPS("chunk", WIRE_CAP_HALF_CLOSE_IF_LOWER)`. */
+#define WIRE_LAYER_TRANSPORT_OPS(lname, lcaps)                                \
+    WIRE_LAYER_FRAMING_OPS(lname, lcaps, NULL)
 
 /**
  * What a layer translates.  A layer is a protocol to the transport below
