@@ -150,7 +150,11 @@ t_listen_once() {
 # Without --once: several clients, then SIGTERM stops it with status 0.
 t_listen_sigterm() {
     local lpid rc i out
-    serve multi 1 timeout "$limit" "$wirecat" --listen tcp://127.0.0.1:0 \
+    # --foreground: timeout passes our SIGTERM on once, to wirecat alone.
+    # Without it, timeout also signals its whole process group, and the
+    # second copy can land after wirecat has stopped watching and is
+    # about to exit 0, killing it instead.
+    serve multi 1 timeout --foreground "$limit" "$wirecat" --listen tcp://127.0.0.1:0 \
         "$echo_addr" || { why="no listening line: $(cat "$tmp/multi.err")"; return 1; }
     lpid=$pid
     for i in 1 2 3; do
@@ -205,7 +209,7 @@ t_refused_unix() {
 # The port of a server that just stopped refuses.
 t_refused_tcp() {
     local port_addr
-    serve gone 1 timeout "$limit" "$echo_server" tcp://127.0.0.1:0 ||
+    serve gone 1 timeout --foreground "$limit" "$echo_server" tcp://127.0.0.1:0 ||
         { why="echo-server did not start"; return 1; }
     port_addr=$addr
     kill -TERM "$pid"
