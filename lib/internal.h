@@ -40,6 +40,8 @@
 #define WIRE_T_FLUSHING     (1u << 14) /* inside the flush loop */
 #define WIRE_T_KEEP_OPEN    (1u << 15) /* eof_received returned true */
 #define WIRE_T_LOSS_HELD    (1u << 16) /* wire_impl_hold_loss: lost waits */
+#define WIRE_T_HANDOVER     (1u << 17) /* bytes of a hand-over wait to go up:
+                                        * nothing newer may pass them */
 
 /* ---- errors ---- */
 struct wire_error *wire__error_new(int code, const char *fmt, va_list ap);
@@ -121,7 +123,7 @@ wire__proto_data(struct wire_transport *t, const void *data, size_t len)
         __builtin_expect(
             (p->contract__ & (WIRE_C_MADE | WIRE_C_LOST | WIRE_C_EOF)) != WIRE_C_MADE ||
                 (t->flags & (WIRE_T_READ_PAUSED | WIRE_T_PAUSED_ALL |
-                             WIRE_T_CLOSING | WIRE_T_LOST)) != 0,
+                             WIRE_T_CLOSING | WIRE_T_LOST | WIRE_T_HANDOVER)) != 0,
             0)) {
         wire__proto_data_checked(t, data, len);
         return;
@@ -149,9 +151,15 @@ wire__transport_wants_input(const struct wire_transport *t)
     return (t->flags & WIRE_T_STARTED) &&
            !(t->flags & (WIRE_T_READ_PAUSED | WIRE_T_PAUSED_ALL |
                          WIRE_T_EOF_RECEIVED | WIRE_T_CLOSING | WIRE_T_LOST |
-                         WIRE_T_HANDLE_CLOSED));
+                         WIRE_T_HANDLE_CLOSED | WIRE_T_HANDOVER));
 }
 /* Make the handle's reading match what the state wants. */
 void wire__update_reading(struct wire_transport *t);
+/* handover.c: the protocol resumed reading while hand-over bytes wait:
+ * deliver them on a later turn.  Frees them with the transport. */
+void wire__handover_kick(struct wire_transport *t);
+void wire__handover_free(struct wire_transport *t);
+/* layer.c: `t` is a layer's upper transport whose protocol changed. */
+void wire__layer_protocol_changed(struct wire_transport *t);
 
 #endif /* WIRE_INTERNAL_H */

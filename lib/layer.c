@@ -416,8 +416,23 @@ wire_layer_start(struct wire_layer *l)
     l->lflags |= L_STARTED;
     struct wire_protocol *upper = l->upper;
     l->upper = NULL;
-    wire_impl_start(&l->above, upper);
+    /* The transport below is reading (for a handshake, or since it
+     * started): say so, so that a protocol above that pauses in
+     * connection_made (or was handed over paused) pauses it too, instead
+     * of input piling up held. */
+    if (l->lower != NULL && wire_transport_is_reading(l->lower))
+        l->above.flags |= WIRE_T_READING;
     l->fast_data = upper->ops->data_received;
+    wire_impl_start(&l->above, upper);
+}
+
+void
+wire__layer_protocol_changed(struct wire_transport *t)
+{
+    if (t->ops->write != wire_layer_hook_write)
+        return;
+    struct wire_layer *l = layer_of(t);
+    l->fast_data = t->protocol->ops->data_received;
 }
 
 static __attribute__((noinline)) int

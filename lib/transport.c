@@ -55,6 +55,8 @@ wire_transport_unref(struct wire_transport *t)
     t->out = NULL;
     wire__error_free(t->lost_err);
     t->lost_err = NULL;
+    if (t->handover != NULL)
+        wire__handover_free(t);
     t->ops->free(t);
 }
 
@@ -74,6 +76,8 @@ wire_impl_discard(struct wire_transport *t)
 void
 wire__update_reading(struct wire_transport *t)
 {
+    if (__builtin_expect(t->handover != NULL, 0))
+        wire__handover_kick(t);
     bool want = wire__transport_wants_input(t);
     if (want && !(t->flags & WIRE_T_READING)) {
         t->flags |= WIRE_T_READING;
@@ -92,8 +96,15 @@ wire_impl_start(struct wire_transport *t, struct wire_protocol *p)
     t->protocol = p;
     p->transport = t;
     t->flags |= WIRE_T_STARTED;
+    /* A protocol handed over while paused for writing (see
+     * wire_transport_set_protocol) is still paused: this transport owes
+     * it the resume_writing, which it gets at once if there is room. */
+    if (p->contract__ & WIRE_C_PAUSED_W)
+        t->flags |= WIRE_T_PROTO_PAUSED;
     wire_transport_ref(t);
     wire__proto_made(t);
+    if ((t->flags & WIRE_T_PROTO_PAUSED) && !(t->flags & WIRE_T_LOST))
+        wire__check_low(t);
     wire__update_reading(t);
     wire_transport_unref(t);
 }

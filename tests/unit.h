@@ -36,6 +36,8 @@ Suite *pipe_suite(void);
 Suite *file_suite(void);
 Suite *subprocess_suite(void);
 Suite *serial_suite(void);
+Suite *tls_suite(void);
+Suite *starttls_suite(void);
 
 /* The seed of every suite's random splits: WIRE_TEST_SEED when set, else
  * chosen once per run (before the runner forks) and printed on failure. */

@@ -36,6 +36,8 @@ main(void)
     srunner_add_suite(sr, file_suite());
     srunner_add_suite(sr, subprocess_suite());
     srunner_add_suite(sr, serial_suite());
+    srunner_add_suite(sr, tls_suite());
+    srunner_add_suite(sr, starttls_suite());
     (void)unit_seed(); /* chosen before the runner forks */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

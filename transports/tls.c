@@ -593,3 +593,38 @@ wire__tls_layer_server_name(SSL *ssl)
     struct tls_layer *t = SSL_get_app_data(ssl);
     return t != NULL ? t->server_name : NULL;
 }
+
+int
+wire_tls_start(struct wire_transport *t, struct wire_tls_config *c,
+               const char *server_name, const void *pending, size_t len,
+               struct wire_error *err)
+{
+    if (t == NULL || c == NULL || t->protocol == NULL)
+        return wire_error_set(err, WIRE_EINVAL,
+                              "start_tls: no transport or no TLS configuration");
+    bool server = wire__tls_config_is_server(c);
+    if (server && server_name != NULL)
+        return wire_error_set(err, WIRE_EINVAL,
+                              "start_tls: a server takes no server name");
+    struct wire_protocol *p = t->protocol;
+    struct wire_protocol *below = layer_new(NULL, c, server, server_name, err);
+    if (below == NULL)
+        return err != NULL ? err->code : WIRE_ENOMEM;
+    struct wire_layer *l = wire_layer_from_protocol(below);
+    /* What the protocol had set up carries over to the transport it gets
+     * next: its watermarks and its read pause (its write pause travels
+     * with the protocol itself, see wire_transport_set_protocol). */
+    wire_transport_get_write_buffer_limits(t, &l->above.high_water,
+                                           &l->above.low_water);
+    if (t->flags & WIRE_T_READ_PAUSED)
+        l->above.flags |= WIRE_T_READ_PAUSED;
+    /* Above the layer before the layer is made, so that a handshake that
+     * fails at once still reaches the protocol. */
+    l->upper = p;
+    if (wire_transport_set_protocol(t, below, pending, len, err) == NULL) {
+        l->upper = NULL;
+        wire_protocol_destroy(below);
+        return err != NULL ? err->code : WIRE_ESTATE;
+    }
+    return 0;
+}

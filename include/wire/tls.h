@@ -122,6 +122,34 @@ wire_tls_server_layer_new(struct wire_protocol *upper, struct wire_tls_config *c
                           struct wire_error *err);
 
 /**
+ * start_tls: upgrade a live connection in place (STARTTLS).  The protocol
+ * now on `t` moves above a new TLS layer (client or server, as `c` is)
+ * and the layer takes `t`.  Call it from the protocol's own callback,
+ * typically data_received, after the plaintext exchange that agreed on
+ * the upgrade.
+ *
+ * - `pending`/`len`: bytes the protocol already read past the upgrade
+ *   point (a ClientHello that came in the same read as "STARTTLS\r\n");
+ *   they go to TLS first, not lost.
+ * - Plaintext the protocol wrote before the call goes out first.  From
+ *   the call on it must not write to `t`: once the handshake is done it
+ *   gets connection_made a second time, with the TLS transport, and
+ *   writes there.  If the handshake fails it gets connection_lost with
+ *   the reason instead.
+ * - Carried over to the TLS transport: the write buffer limits set on
+ *   `t`, a read pause (nothing is delivered until the protocol resumes
+ *   reading on the TLS transport) and a write pause (resume_writing
+ *   follows when there is room).
+ * - `server_name` as for wire_tls_client_layer_new; NULL for a server.
+ *
+ * Returns 0, or a negative code with `err` set; on error nothing changed.
+ */
+WIRE_EXPORT int wire_tls_start(struct wire_transport *t,
+                               struct wire_tls_config *c,
+                               const char *server_name, const void *pending,
+                               size_t len, struct wire_error *err);
+
+/**
  * Build a TLS config from endpoint-style parameters (`ca=`, `cert=`,
  * `key=`, `verify=`, `alpn=`, `min=1.2|1.3`), as `tls://` uses them.
  * `params` is a NULL-terminated array of key, value pairs.

@@ -142,6 +142,37 @@ enum wire_info {
 WIRE_EXPORT int wire_transport_get_info(struct wire_transport *t, int key,
                                         void *out, size_t len);
 
+/**
+ * Hand a live transport over to another protocol: STARTTLS, an HTTP
+ * Upgrade, a CONNECT tunnel (see also wire_tls_start).  May be called
+ * from any callback of the current protocol, typically data_received.
+ *
+ * - `p` (a protocol no transport has made) gets connection_made(t) at
+ *   once and owns `t` from now on; its pause_writing follows if the
+ *   queue is above the high watermark.
+ * - `pending`/`len`: bytes the old protocol read past the switch point
+ *   (copied).  They are `p`'s first data_received, on a later turn, and
+ *   nothing newer is read before them; if `p` pauses reading they wait
+ *   for its resume.
+ * - The old protocol is detached: it gets no further callback from `t`,
+ *   not even connection_lost, and is returned to the caller, who
+ *   destroys it (wire_protocol_destroy) or gives it to another transport
+ *   (a layer above `p`, say), where it gets connection_made again.  If
+ *   it was paused for writing, it stays paused until that transport has
+ *   room.  Bytes it wrote before the call stay queued in `t`, ahead of
+ *   anything `p` writes; its read pause and its EOF choice do not carry
+ *   over (`p` makes its own).
+ *
+ * Returns the old protocol, or NULL with `err` set (WIRE_ECLOSED: `t` is
+ * closing or the peer sent EOF; WIRE_ESTATE: the previous hand-over's
+ * bytes are not delivered yet); on error nothing changed and `p` is
+ * still the caller's.
+ */
+WIRE_EXPORT struct wire_protocol *
+wire_transport_set_protocol(struct wire_transport *t, struct wire_protocol *p,
+                            const void *pending, size_t len,
+                            struct wire_error *err);
+
 /** Keep `t` valid past connection_lost: every ref needs an unref. */
 WIRE_EXPORT struct wire_transport *wire_transport_ref(struct wire_transport *t);
 WIRE_EXPORT void wire_transport_unref(struct wire_transport *t);

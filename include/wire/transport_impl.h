@@ -96,6 +96,7 @@ struct wire_transport_ops {
 };
 
 struct wire__outq;
+struct wire__handover;
 struct wire_server;
 
 /** The base every transport embeds as its first member.  Fields are the
@@ -113,6 +114,9 @@ struct wire_transport {
     uint32_t flags;
     struct wire_error *lost_err;
     struct wire_soon soon;
+    /* Bytes a hand-over (wire_transport_set_protocol) still owes the new
+     * protocol. */
+    struct wire__handover *handover;
     /* A server's connection list (see wire_impl_server_adopt). */
     struct wire_server *server;
     struct wire_transport *srv_prev, *srv_next;
