@@ -38,6 +38,10 @@ Suite *subprocess_suite(void);
 Suite *serial_suite(void);
 Suite *tls_suite(void);
 Suite *starttls_suite(void);
+Suite *http_head_suite(void);
+Suite *http_server_suite(void);
+Suite *http_client_suite(void);
+Suite *http_layer_suite(void);
 
 /* The seed of every suite's random splits: WIRE_TEST_SEED when set, else
  * chosen once per run (before the runner forks) and printed on failure. */

@@ -38,6 +38,10 @@ main(void)
     srunner_add_suite(sr, serial_suite());
     srunner_add_suite(sr, tls_suite());
     srunner_add_suite(sr, starttls_suite());
+    srunner_add_suite(sr, http_head_suite());
+    srunner_add_suite(sr, http_server_suite());
+    srunner_add_suite(sr, http_client_suite());
+    srunner_add_suite(sr, http_layer_suite());
     (void)unit_seed(); /* chosen before the runner forks */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

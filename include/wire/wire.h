@@ -23,5 +23,6 @@
 #include <wire/serial.h>
 #include <wire/file.h>
 #include <wire/tls.h>
+#include <wire/http.h>
 
 #endif /* WIRE_WIRE_H */

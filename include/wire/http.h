@@ -1,0 +1,320 @@
+/*
+ * libwire — HTTP/1.1 on llhttp: a server protocol, a client protocol, and
+ * HTTP as a transport (the layers of PEP 3153's stack).
+ *
+ * Everything here is a protocol (or a layer) and runs over any transport:
+ * tcp, unix, tls, a pipe, the memory pair, the string transport.  Parsing
+ * is llhttp's, in its strict mode.
+ *
+ * Server: a struct wire_http_service holds the handler and the limits
+ * and makes one protocol per connection (wire_http_service_factory, for
+ * wire_listen).  Each request is an exchange (struct wire_http_exchange):
+ * its head arrives in on_request, its body streams through on_body (pause
+ * it with wire_http_body_pause; a large upload never sits whole in
+ * memory), and the application answers, at once or later, with the
+ * wire_http_response_* calls.  Pipelined requests are answered in order:
+ * the next request is not parsed before the current response ended.  The
+ * service answers on its own, and closes, what the application never sees:
+ * malformed requests (400), heads over the limits (431, 414), bodies over
+ * the limit (413), unsupported versions (505), Content-Length together
+ * with Transfer-Encoding (400: no smuggling), a client too slow to send
+ * its head (408).
+ *
+ * Client: wire_http_client_new makes the protocol for one connection;
+ * requests are queued on it (keep-alive reuse, written in order, answered
+ * in order), each with its own response handler; the body of a request
+ * streams like a response's.
+ *
+ * Errors reach the application once per exchange (on_done with the
+ * error), never silently; a connection-level failure ends every exchange
+ * still open with it.
+ */
+#ifndef WIRE_HTTP_H
+#define WIRE_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <wire/common.h>
+#include <wire/protocol.h>
+#include <wire/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- heads ---- */
+
+struct wire_http_header {
+    const char *name;  /**< as received (NUL-terminated) */
+    const char *value; /**< leading/trailing blanks removed (NUL-terminated) */
+};
+
+/**
+ * A parsed request or response head.  It belongs to its exchange (or
+ * client request) and stays valid until that ends (on_done returned).
+ */
+struct wire_http_head {
+    const char *method; /**< request: "GET", "POST", ...; response: NULL */
+    const char *target; /**< request: "/path?query"; response: NULL */
+    int status;         /**< response: 200...; request: 0 */
+    const char *reason; /**< response: "OK"; request: NULL */
+    int version_major, version_minor;
+    const struct wire_http_header *headers;
+    size_t nheaders;
+    /** Content-Length, or -1 when absent. */
+    int64_t content_length;
+    bool chunked;         /**< Transfer-Encoding: chunked */
+    bool keep_alive;      /**< the connection may be reused (HTTP/1.x rules) */
+    bool upgrade;         /**< an Upgrade request/101, or CONNECT */
+    bool expect_continue; /**< request: "Expect: 100-continue" */
+};
+
+/** The first value of header `name` (case-insensitive), or NULL. */
+WIRE_EXPORT const char *wire_http_head_get(const struct wire_http_head *h,
+                                           const char *name);
+/** The standard reason phrase of `status` ("Not Found"), or "Unknown". */
+WIRE_EXPORT const char *wire_http_status_reason(int status);
+
+/* ---- limits ---- */
+
+#define WIRE_HTTP_DEFAULT_MAX_HEADER_BYTES 16384u /**< whole head; -> 431 */
+#define WIRE_HTTP_DEFAULT_MAX_HEADERS 100u        /**< header lines; -> 431 */
+#define WIRE_HTTP_DEFAULT_MAX_TARGET 8192u        /**< request target; -> 414 */
+#define WIRE_HTTP_DEFAULT_MAX_BODY (16u << 20)    /**< bytes; -> 413 */
+#define WIRE_HTTP_DEFAULT_HEAD_TIMEOUT_MS 10000u  /**< whole head; -> 408 */
+#define WIRE_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000u  /**< keep-alive idle */
+#define WIRE_HTTP_DEFAULT_BODY_TIMEOUT_MS 30000u  /**< between body bytes; -> 408 */
+
+/** Limits and timeouts; zero fields mean the defaults above.  A body
+ *  limit of UINT64_MAX means none (streamed bodies of any size). */
+struct wire_http_limits {
+    size_t max_header_bytes;
+    size_t max_headers;
+    size_t max_target;
+    uint64_t max_body;
+    uint64_t head_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t body_timeout_ms;
+};
+
+/* ---- server ---- */
+
+struct wire_http_service;
+struct wire_http_exchange;
+
+/** What a server application supplies.  Only on_request is required. */
+struct wire_http_handler {
+    /** A request head is complete.  Answer now or later (the exchange
+     *  stays valid until on_done); the body, if any, follows. */
+    void (*on_request)(void *arg, struct wire_http_exchange *x);
+    /** A piece of the request body (chunked framing removed).  NULL:
+     *  the body is read and dropped. */
+    void (*on_body)(void *arg, struct wire_http_exchange *x, const void *data,
+                    size_t len);
+    /** The request body is complete (also for requests without one). */
+    void (*on_body_end)(void *arg, struct wire_http_exchange *x);
+    /** The response can take more (after wire_http_response_write returned
+     *  1, meaning "queued, but above the high watermark"). */
+    void (*on_writable)(void *arg, struct wire_http_exchange *x);
+    /** The exchange is over: `err` NULL when the response was sent whole,
+     *  else why not (the connection was lost, a limit or timeout hit).
+     *  Called exactly once per exchange that reached on_request; `x` is
+     *  invalid after it returns. */
+    void (*on_done)(void *arg, struct wire_http_exchange *x,
+                    const struct wire_error *err);
+};
+
+/** Server options: limits, and the Server header (NULL: none). */
+struct wire_http_service_opts {
+    struct wire_http_limits limits;
+    const char *server_header;
+};
+
+/** A service: handler, `arg` and options shared by every connection
+ *  (reference counted; starts with one reference, and each connection
+ *  holds one). */
+WIRE_EXPORT struct wire_http_service *
+wire_http_service_new(const struct wire_http_service_opts *opts,
+                      const struct wire_http_handler *h, void *arg,
+                      struct wire_error *err);
+WIRE_EXPORT struct wire_http_service *
+wire_http_service_ref(struct wire_http_service *s);
+WIRE_EXPORT void wire_http_service_unref(struct wire_http_service *s);
+/** The protocol for one connection of `s`; NULL only on ENOMEM. */
+WIRE_EXPORT struct wire_protocol *
+wire_http_server_protocol_new(struct wire_http_service *s);
+/** A wire_protocol_factory for wire_listen: `arg` is the service. */
+WIRE_EXPORT struct wire_protocol *wire_http_service_factory(void *arg);
+
+/** The request's head. */
+WIRE_EXPORT const struct wire_http_head *
+wire_http_exchange_request(const struct wire_http_exchange *x);
+/** The connection's transport (for get_info: peer address, TLS...). */
+WIRE_EXPORT struct wire_transport *
+wire_http_exchange_transport(const struct wire_http_exchange *x);
+/** Application data attached to the exchange. */
+WIRE_EXPORT void wire_http_exchange_set_data(struct wire_http_exchange *x,
+                                             void *data);
+WIRE_EXPORT void *wire_http_exchange_data(const struct wire_http_exchange *x);
+
+/** Stop / restart on_body (the connection stops reading, so a slow
+ *  consumer holds the client back instead of filling memory). */
+WIRE_EXPORT void wire_http_body_pause(struct wire_http_exchange *x);
+WIRE_EXPORT void wire_http_body_resume(struct wire_http_exchange *x);
+
+/**
+ * The response.  start, then any headers, then body writes, then end;
+ * the head goes out with the first write or with end.  Framing is chosen
+ * when the head goes out: Content-Length when the application set it (or
+ * when end comes before any body write: the length is then known), else
+ * chunked for HTTP/1.1 clients, else the body ends with the connection.
+ * No body is sent for HEAD requests and 1xx/204/304 (writes are accepted
+ * and dropped).  `Date` is added; `Connection: close` is added when the
+ * connection will close after this response (the client asked, HTTP/1.0
+ * without keep-alive, a body that ends with the connection, the service
+ * shutting down).  Each call returns 0, 1 (write queued but the
+ * connection is above its high watermark: wait for on_writable), or a
+ * negative code: WIRE_ESTATE (out of order), WIRE_EINVAL (a header name
+ * or value with CR/LF, a body longer than the Content-Length given),
+ * WIRE_ECLOSED (the connection is gone).
+ */
+WIRE_EXPORT int wire_http_response_start(struct wire_http_exchange *x,
+                                         int status, const char *reason);
+WIRE_EXPORT int wire_http_response_header(struct wire_http_exchange *x,
+                                          const char *name, const char *value);
+WIRE_EXPORT int wire_http_response_write(struct wire_http_exchange *x,
+                                         const void *data, size_t len);
+/** Zero-copy body write: `data` stays valid until `free_cb(arg, data)`. */
+WIRE_EXPORT int wire_http_response_write_ref(struct wire_http_exchange *x,
+                                             const void *data, size_t len,
+                                             wire_free_cb free_cb, void *arg);
+WIRE_EXPORT int wire_http_response_end(struct wire_http_exchange *x);
+/** The whole response in one call (`content_type` NULL: no such header). */
+WIRE_EXPORT int wire_http_respond(struct wire_http_exchange *x, int status,
+                                  const char *content_type, const void *body,
+                                  size_t len);
+
+/**
+ * Hand the connection over after this exchange's head (Upgrade or
+ * CONNECT): sends `status` (101, or a 2xx for CONNECT) with the headers
+ * added so far, then the raw connection, with any bytes already read past
+ * the request, becomes the transport of `next` (see
+ * wire_transport_set_protocol).  The exchange ends (on_done with NULL)
+ * and the HTTP protocol is gone.  Only for a request whose head says
+ * upgrade (an Upgrade header or CONNECT), from on_request or later.
+ */
+WIRE_EXPORT int wire_http_exchange_upgrade(struct wire_http_exchange *x,
+                                           int status,
+                                           struct wire_protocol *next,
+                                           struct wire_error *err);
+
+/* ---- client ---- */
+
+struct wire_http_client;
+struct wire_http_request;
+
+/** What a client application supplies per request. */
+struct wire_http_response_handler {
+    /** The response head (after any 1xx, which are skipped). */
+    void (*on_response)(void *arg, struct wire_http_request *r,
+                        const struct wire_http_head *head);
+    /** A piece of the response body (NULL: dropped). */
+    void (*on_body)(void *arg, struct wire_http_request *r, const void *data,
+                    size_t len);
+    /** The request can take more body (after a write returned 1). */
+    void (*on_writable)(void *arg, struct wire_http_request *r);
+    /** The exchange is over: `err` NULL when the whole response arrived,
+     *  else why not.  Exactly once per request; `r` is invalid after. */
+    void (*on_done)(void *arg, struct wire_http_request *r,
+                    const struct wire_error *err);
+};
+
+struct wire_http_client_opts {
+    struct wire_http_limits limits; /**< limits of responses */
+    /** Host header for requests that set none (NULL: the transport's
+     *  peer name if known, else "localhost"). */
+    const char *host;
+    /** Called when the connection is gone (after every request's
+     *  on_done); `err` NULL for a clean close. */
+    void (*on_close)(void *arg, const struct wire_error *err);
+    void *arg;
+};
+
+/**
+ * The protocol for one client connection; `*out` is the handle to issue
+ * requests on (valid until on_close returned).  Requests may be issued
+ * before the connection is made; they are sent once it is.
+ */
+WIRE_EXPORT struct wire_protocol *
+wire_http_client_new(const struct wire_http_client_opts *opts,
+                     struct wire_http_client **out, struct wire_error *err);
+/** Close the connection once every queued request has ended. */
+WIRE_EXPORT void wire_http_client_close(struct wire_http_client *c);
+
+/** A new request, queued behind the others.  Add headers, write the body
+ *  (or not), then end it. */
+WIRE_EXPORT struct wire_http_request *
+wire_http_request_new(struct wire_http_client *c, const char *method,
+                      const char *target,
+                      const struct wire_http_response_handler *h, void *arg,
+                      struct wire_error *err);
+WIRE_EXPORT int wire_http_request_header(struct wire_http_request *r,
+                                         const char *name, const char *value);
+/** Body writes: Content-Length when set as a header, else chunked. */
+WIRE_EXPORT int wire_http_request_write(struct wire_http_request *r,
+                                        const void *data, size_t len);
+WIRE_EXPORT int wire_http_request_end(struct wire_http_request *r);
+/** The response head, once on_response ran (else NULL). */
+WIRE_EXPORT const struct wire_http_head *
+wire_http_request_response(const struct wire_http_request *r);
+/** Pause / resume on_body of this request's response. */
+WIRE_EXPORT void wire_http_request_pause_body(struct wire_http_request *r);
+WIRE_EXPORT void wire_http_request_resume_body(struct wire_http_request *r);
+/**
+ * From on_response of a 101 (or a 2xx answering CONNECT): the raw
+ * connection, with any bytes read past the head, becomes the transport of
+ * `next`; the request ends (on_done NULL) and the client is gone
+ * (on_close NULL).
+ */
+WIRE_EXPORT int wire_http_request_take_over(struct wire_http_request *r,
+                                            struct wire_protocol *next,
+                                            struct wire_error *err);
+
+/* ---- HTTP as a transport ---- */
+
+/**
+ * Options of the HTTP layers.  A *message* is what the protocol above
+ * writes in one call (wire_transport_write, write_sequence or write_ref):
+ * the client layer sends each message as one request (POST `path`, with
+ * `content_type` and Content-Length), and delivers each response body as
+ * one data_received; the server layer delivers each request body as one
+ * data_received, and the next message the protocol above writes is that
+ * request's response (200, `content_type`).  A request the protocol above
+ * leaves unanswered gets 204 No Content when it has written nothing by
+ * the time the next request arrives or `reply_timeout_ms` passes
+ * (default 0: at the end of the loop turn that delivered it, which suits
+ * protocols that decide at once whether to answer; set it for protocols
+ * that answer later).  Responses other than 2xx fail the client layer
+ * with WIRE_EPROTO and the status line.
+ */
+struct wire_http_layer_opts {
+    const char *path;         /**< client: request target (default "/") */
+    const char *content_type; /**< default "application/octet-stream" */
+    const char *host;         /**< client: Host (see wire_http_client_opts) */
+    struct wire_http_limits limits;
+    uint64_t reply_timeout_ms; /**< server: see above */
+};
+
+WIRE_EXPORT struct wire_protocol *
+wire_http_client_layer_new(struct wire_protocol *upper,
+                           const struct wire_http_layer_opts *opts,
+                           struct wire_error *err);
+WIRE_EXPORT struct wire_protocol *
+wire_http_server_layer_new(struct wire_protocol *upper,
+                           const struct wire_http_layer_opts *opts,
+                           struct wire_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WIRE_HTTP_H */

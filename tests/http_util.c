@@ -1,0 +1,4 @@
+/* placeholder */
+#include "http_util.h"
+extern int http_util_placeholder;
+int http_util_placeholder;
