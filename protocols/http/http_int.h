@@ -1,5 +1,15 @@
 /*
- * Private to the HTTP protocols (protocols/http/).
+ * Private to the HTTP protocols (protocols/http/): the llhttp glue shared
+ * by the server, the client and the layers (head.c).
+ *
+ * struct http_parse wraps one llhttp parser.  It gathers the head (the
+ * start line and the header lines, which may arrive split across reads)
+ * into one buffer bounded by the limits, builds a struct wire_http_head
+ * when the head is complete, and passes the head, the body pieces and the
+ * end of each message to its owner's callbacks.  The owner feeds it bytes
+ * with http_parse_feed, which says how many were consumed: parsing stops
+ * (llhttp pauses) when an owner callback asks, e.g. at the end of a
+ * request so that pipelined requests are answered in order.
  */
 #ifndef WIRE_HTTP_INT_H
 #define WIRE_HTTP_INT_H
@@ -8,5 +18,102 @@
 #include <wire/transport_impl.h>
 
 #include <llhttp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_parse;
+
+/* What an owner callback returns. */
+enum {
+    HTTP_CB_OK = 0,      /* go on */
+    HTTP_CB_PAUSE = 1,   /* stop after this callback; feed returns what
+                          * was consumed so far */
+    HTTP_CB_SKIP_BODY = 2, /* on_head only: the message has no body
+                            * (a response to HEAD) */
+    HTTP_CB_UPGRADE = 3, /* on_head only: no body, and the bytes after
+                          * the head are not HTTP (a 2xx to CONNECT, a
+                          * 101): feed stops there */
+    HTTP_CB_ERROR = -1   /* fail: feed returns HTTP_PARSE_FAILED */
+};
+
+struct http_parse_ops {
+    /* The head is complete (`ps->head`). */
+    int (*on_head)(struct http_parse *ps);
+    int (*on_body)(struct http_parse *ps, const char *data, size_t len);
+    /* The message (head and body) is complete. */
+    int (*on_complete)(struct http_parse *ps);
+};
+
+/* Gathered head bytes: strings NUL-terminated, found by offset (the
+ * buffer may move while it grows). */
+struct http_span {
+    uint32_t off, len;
+};
+
+struct http_parse {
+    llhttp_t p;
+    const struct http_parse_ops *ops;
+    void *owner;
+    struct wire_http_limits limits; /* defaults filled in */
+    /* the head being gathered */
+    char *buf;
+    size_t len, cap;
+    struct http_span method, target, reason, *fields, *values;
+    size_t nfields, fields_cap;
+    bool in_value;       /* the last span was a header value */
+    bool head_done;      /* on_head ran for the current message */
+    bool in_message;     /* a message started and has not completed */
+    uint64_t body_seen;  /* body bytes of the current message */
+    bool pause_pending;    /* on_body asked to pause: at the next point */
+    bool complete_pending; /* the message ended while paused */
+    bool upgraded;         /* llhttp stopped after an upgrade head */
+    /* the built head (valid from on_head until http_parse_next_message
+     * or the next message's first byte) */
+    struct wire_http_head head;
+    struct wire_http_header *headers;
+    size_t headers_cap;
+    /* the failure: the status a server answers with (400, 413, 414, 431,
+     * 505) and a message */
+    int fail_status;
+    char fail_msg[160];
+};
+
+#define HTTP_PARSE_FAILED ((size_t)-1)
+
+/* Fill zero fields of `l` with the defaults. */
+void http_limits_fill(struct wire_http_limits *l);
+/* A request (server) or response (client) parser. */
+void http_parse_init(struct http_parse *ps, bool requests,
+                     const struct wire_http_limits *limits,
+                     const struct http_parse_ops *ops, void *owner);
+void http_parse_free(struct http_parse *ps);
+/* Feed bytes: returns how many were consumed (all of them unless a
+ * callback paused, or an upgrade/CONNECT head ended the HTTP part), or
+ * HTTP_PARSE_FAILED with fail_status/fail_msg set.  After a pause, call
+ * again with the rest when ready. */
+size_t http_parse_feed(struct http_parse *ps, const char *data, size_t len);
+/* The peer's EOF: completes a message whose body ends with the
+ * connection; returns 0, or -1 with fail_* set when a message was cut
+ * short. */
+int http_parse_eof(struct http_parse *ps);
+/* True when the parser is between messages (nothing partial). */
+bool http_parse_idle(const struct http_parse *ps);
+/* After an upgrade/CONNECT head (head.upgrade and the owner accepted it),
+ * llhttp stops: the bytes after the head are not HTTP any more. */
+bool http_parse_upgraded(const struct http_parse *ps);
+/* Go on parsing HTTP after an upgrade request the owner declined. */
+void http_parse_resume_after_upgrade(struct http_parse *ps);
+
+/* Strings. */
+/* A header name is a token, a value has no CR, LF or NUL. */
+bool http_valid_name(const char *s);
+bool http_valid_value(const char *s);
+/* "Sun, 06 Nov 1994 08:49:37 GMT" for now, cached per second per thread;
+ * `out` has room for 30 bytes.  Returns the length (29). */
+size_t http_date_now(char *out);
+/* Case-insensitive comparison of a header value's comma-separated
+ * tokens: true when `list` contains `token`. */
+bool http_list_has(const char *list, const char *token);
 
 #endif
