@@ -169,6 +169,14 @@ wire__tls_listen(struct wire_loop *loop, const struct wire_endpoint *ep,
         free(t);
         return rc;
     }
+    /* The address says what a client must speak: tls://, not tcp://
+     * (without our parameters: the client brings its own). */
+    const char *addr = wire_server_address(*out);
+    if (addr != NULL && strncmp(addr, "tcp://", 6) == 0) {
+        char buf[300];
+        snprintf(buf, sizeof(buf), "tls://%s", addr + 6);
+        wire_impl_server_set_address(*out, buf);
+    }
     void **slot = wire__loop_slot(loop, WIRE__SLOT_TLS, listeners_free);
     t->next = *slot;
     *slot = t;
