@@ -42,6 +42,8 @@ Suite *http_head_suite(void);
 Suite *http_server_suite(void);
 Suite *http_client_suite(void);
 Suite *http_layer_suite(void);
+Suite *content_length_suite(void);
+Suite *jsonrpc_suite(void);
 
 /* The seed of every suite's random splits: WIRE_TEST_SEED when set, else
  * chosen once per run (before the runner forks) and printed on failure. */

@@ -42,6 +42,8 @@ main(void)
     srunner_add_suite(sr, http_server_suite());
     srunner_add_suite(sr, http_client_suite());
     srunner_add_suite(sr, http_layer_suite());
+    srunner_add_suite(sr, content_length_suite());
+    srunner_add_suite(sr, jsonrpc_suite());
     (void)unit_seed(); /* chosen before the runner forks */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -24,5 +24,6 @@
 #include <wire/file.h>
 #include <wire/tls.h>
 #include <wire/http.h>
+#include <wire/jsonrpc.h>
 
 #endif /* WIRE_WIRE_H */
