@@ -186,6 +186,28 @@ wire_lenprefix_protocol_new(const struct wire_lenprefix_opts *o,
                             const struct wire_message_handler *h, void *arg,
                             struct wire_error *err);
 
+/* ---- Content-Length headers (the LSP base protocol) ---- */
+
+#define WIRE_CONTENT_LENGTH_DEFAULT_MAX (1u << 20)
+#define WIRE_CONTENT_LENGTH_MAX_HEADER 4096u
+
+/**
+ * A message layer framing each message as header lines, a blank line and
+ * the payload: "Content-Length: N\r\n\r\n" + N bytes (what the Language
+ * Server Protocol's base protocol sends).  On input, other header lines
+ * (Content-Type) are accepted and ignored, header names are
+ * case-insensitive, and a header block longer than
+ * WIRE_CONTENT_LENGTH_MAX_HEADER, one without Content-Length, a malformed
+ * or duplicate length fail the connection with WIRE_EPROTO naming the
+ * stream offset; a payload over `max_len` (0: the default) fails with
+ * WIRE_EMSGSIZE as soon as the header says so.  EOF inside a message is
+ * WIRE_EINCOMPLETE.  Writes send only Content-Length.  Name
+ * "content-length".
+ */
+WIRE_EXPORT struct wire_protocol *
+wire_content_length_layer_new(struct wire_protocol *upper, size_t max_len,
+                              struct wire_error *err);
+
 #ifdef __cplusplus
 }
 #endif

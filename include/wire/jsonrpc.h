@@ -1,5 +1,172 @@
-/* placeholder: being designed */
+/*
+ * libwire — JSON-RPC 2.0 over any message transport (JSON by jansson).
+ *
+ * A JSON-RPC peer is one protocol that is server and client at once (the
+ * specification is symmetric): it answers calls to its method table and
+ * makes calls of its own.  It sits on a *message* transport — each
+ * data_received is one JSON text, each write one JSON text — so the
+ * framing is chosen when the stack is built, never inside the protocol:
+ *
+ *   lines (newline-delimited JSON)  wire_chunk_layer_new(rpc, lines opts)
+ *   Content-Length headers (LSP)    wire_content_length_layer_new(rpc, ...)
+ *   HTTP                            wire_http_client_layer_new(rpc, ...) /
+ *                                   wire_http_server_layer_new(rpc, ...)
+ *
+ * Server side: a method table (name -> handler).  A handler answers at
+ * once or later through its call (wire_jsonrpc_respond*), which stays
+ * valid until answered.  Notifications get no response (responding to one
+ * is a no-op that frees the call).  Batches are answered in one array; an
+ * all-notification batch gets nothing; `[]` gets one -32600.  Errors are
+ * exactly the specification's: -32700 parse error (id null), -32600
+ * invalid request, -32601 method not found, -32602 invalid params (a
+ * handler says so), -32603 internal error, -32000..-32099 server errors.
+ * A bad message gets its error response and the connection stays usable.
+ *
+ * Client side: calls with a callback and a timeout, notifications,
+ * batches; many calls outstanding, responses matched by id in any order;
+ * every call's callback runs exactly once: with the result, the error
+ * object, or a local error (timeout, connection lost).  A response with
+ * an unknown id is logged and dropped.
+ *
+ * Ownership of json_t: parameters and results passed in are *stolen*
+ * (the library takes the reference, also on error; pass json_incref(x) to
+ * keep yours); json_t values passed to callbacks are borrowed for the
+ * call.
+ */
 #ifndef WIRE_JSONRPC_H
 #define WIRE_JSONRPC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <wire/common.h>
+#include <wire/protocol.h>
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+/** The specification's error codes. */
+enum {
+    WIRE_JSONRPC_PARSE_ERROR = -32700,
+    WIRE_JSONRPC_INVALID_REQUEST = -32600,
+    WIRE_JSONRPC_METHOD_NOT_FOUND = -32601,
+    WIRE_JSONRPC_INVALID_PARAMS = -32602,
+    WIRE_JSONRPC_INTERNAL_ERROR = -32603,
+    WIRE_JSONRPC_SERVER_ERROR_MIN = -32099, /**< -32099..-32000: server errors */
+    WIRE_JSONRPC_SERVER_ERROR_MAX = -32000
+};
+
+#define WIRE_JSONRPC_DEFAULT_MAX_MESSAGE (1u << 20) /**< bytes */
+#define WIRE_JSONRPC_DEFAULT_MAX_DEPTH 64u          /**< nesting */
+#define WIRE_JSONRPC_DEFAULT_TIMEOUT_MS 30000u
+
+struct wire_jsonrpc;      /* a peer on one connection */
+struct wire_jsonrpc_call; /* an incoming request being answered */
+struct wire_jsonrpc_batch;
+
+/** A method handler.  `params` (borrowed; NULL when absent) is an array
+ *  or an object.  Answer with one of the wire_jsonrpc_respond* calls, now
+ *  or later. */
+typedef void (*wire_jsonrpc_method_fn)(void *arg, struct wire_jsonrpc_call *call,
+                                       json_t *params);
+
+struct wire_jsonrpc_method {
+    const char *name;
+    wire_jsonrpc_method_fn fn;
+    void *arg;
+};
+
+/**
+ * What a call's callback receives.  On success `result` is set (borrowed)
+ * and `error` is NULL.  Otherwise `error` says why: a JSON-RPC error
+ * object from the peer (`code` is its code, `message`, `data` borrowed or
+ * NULL, `local` false) or a local failure (`local` true, `code` a
+ * WIRE_E* code: WIRE_ETIMEDOUT, WIRE_ECLOSED, ...).
+ */
+struct wire_jsonrpc_error {
+    int code;
+    const char *message;
+    json_t *data;
+    bool local;
+};
+typedef void (*wire_jsonrpc_result_cb)(void *arg, json_t *result,
+                                       const struct wire_jsonrpc_error *error);
+
+struct wire_jsonrpc_opts {
+    /** The method table (copied, names too); may be empty. */
+    const struct wire_jsonrpc_method *methods;
+    size_t nmethods;
+    /** Limits: larger messages get -32600 (or close when not even an id
+     *  can be read); deeper nesting gets -32700.  0: the defaults. */
+    size_t max_message;
+    size_t max_depth;
+    /** The default timeout of calls (0: the default; UINT64_MAX: none). */
+    uint64_t call_timeout_ms;
+    /** The connection is gone (after every outstanding call's callback
+     *  ran); `err` NULL for a clean close.  The peer handle is invalid
+     *  after this returns. */
+    void (*on_close)(void *arg, const struct wire_error *err);
+    void *arg;
+};
+
+/**
+ * The protocol for one connection; `*out` is the handle for calls (valid
+ * until on_close returned).  Calls may be made before the connection is
+ * made; they are sent once it is.
+ */
+WIRE_EXPORT struct wire_protocol *
+wire_jsonrpc_new(const struct wire_jsonrpc_opts *opts, struct wire_jsonrpc **out,
+                 struct wire_error *err);
+/** A wire_protocol_factory for wire_listen: `arg` is a
+ *  const struct wire_jsonrpc_opts * that outlives the server. */
+WIRE_EXPORT struct wire_protocol *wire_jsonrpc_factory(void *arg);
+/** Close the connection (outstanding calls fail with WIRE_ECLOSED). */
+WIRE_EXPORT void wire_jsonrpc_close(struct wire_jsonrpc *rpc);
+
+/* ---- answering ---- */
+
+/** The method name and whether this is a notification. */
+WIRE_EXPORT const char *wire_jsonrpc_call_method(const struct wire_jsonrpc_call *c);
+WIRE_EXPORT bool wire_jsonrpc_call_is_notification(const struct wire_jsonrpc_call *c);
+/** The peer the call came from (to call it back). */
+WIRE_EXPORT struct wire_jsonrpc *wire_jsonrpc_call_peer(const struct wire_jsonrpc_call *c);
+/** Answer with a result (stolen; NULL means JSON null) and free the call.
+ *  Returns 0, or WIRE_ECLOSED when the connection is gone (the call is
+ *  freed anyway). */
+WIRE_EXPORT int wire_jsonrpc_respond(struct wire_jsonrpc_call *c, json_t *result);
+/** Answer with an error object (`data` stolen, may be NULL) and free the
+ *  call. */
+WIRE_EXPORT int wire_jsonrpc_respond_error(struct wire_jsonrpc_call *c, int code,
+                                           const char *message, json_t *data);
+
+/* ---- calling ---- */
+
+/** Call `method` with `params` (stolen; an array, an object or NULL).
+ *  `cb` runs exactly once, from the loop.  `timeout_ms` 0: the default. */
+WIRE_EXPORT int wire_jsonrpc_call(struct wire_jsonrpc *rpc, const char *method,
+                                  json_t *params, uint64_t timeout_ms,
+                                  wire_jsonrpc_result_cb cb, void *arg,
+                                  struct wire_error *err);
+/** A notification: no id, no response. */
+WIRE_EXPORT int wire_jsonrpc_notify(struct wire_jsonrpc *rpc, const char *method,
+                                    json_t *params, struct wire_error *err);
+
+/** Batches: collect calls and notifications, then send them as one array.
+ *  Each call's callback runs once, as for single calls. */
+WIRE_EXPORT struct wire_jsonrpc_batch *wire_jsonrpc_batch_new(struct wire_jsonrpc *rpc);
+WIRE_EXPORT int wire_jsonrpc_batch_call(struct wire_jsonrpc_batch *b,
+                                        const char *method, json_t *params,
+                                        wire_jsonrpc_result_cb cb, void *arg);
+WIRE_EXPORT int wire_jsonrpc_batch_notify(struct wire_jsonrpc_batch *b,
+                                          const char *method, json_t *params);
+/** Send and free the batch (also on error: every callback then runs with
+ *  the error). */
+WIRE_EXPORT int wire_jsonrpc_batch_send(struct wire_jsonrpc_batch *b,
+                                        uint64_t timeout_ms,
+                                        struct wire_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WIRE_JSONRPC_H */
