@@ -18,7 +18,18 @@
  * malformed requests (400), heads over the limits (431, 414), bodies over
  * the limit (413), unsupported versions (505), Content-Length together
  * with Transfer-Encoding (400: no smuggling), a client too slow to send
- * its head (408).
+ * its head (408) or its body (408).  Each such answer has a short text
+ * body and Connection: close, and the connection closes once it is
+ * flushed.  Bytes read past a request wait (up to max_header_bytes, then
+ * reading pauses) until that request's exchange has ended.
+ *
+ * Timeouts run on the transport's loop, one timer per connection; a
+ * transport without a loop (the string transport) has none.  The head
+ * timeout runs from the connection's start, and after a keep-alive
+ * response from the next request's first byte (a connection that sent
+ * nothing is closed quietly, without a 408); the idle timeout between
+ * keep-alive requests closes quietly; the body timeout restarts with each
+ * piece of the body and stops while the application pauses the body.
  *
  * Client: wire_http_client_new makes the protocol for one connection;
  * requests are queued on it (keep-alive reuse, written in order, answered
@@ -116,10 +127,14 @@ struct wire_http_handler {
     /** The response can take more (after wire_http_response_write returned
      *  1, meaning "queued, but above the high watermark"). */
     void (*on_writable)(void *arg, struct wire_http_exchange *x);
-    /** The exchange is over: `err` NULL when the response was sent whole,
-     *  else why not (the connection was lost, a limit or timeout hit).
-     *  Called exactly once per exchange that reached on_request; `x` is
-     *  invalid after it returns. */
+    /** The exchange is over: `err` NULL when the response was queued
+     *  whole and the request body was read (or the response closes the
+     *  connection), else why not (the connection was lost or reset, a
+     *  limit or timeout hit: WIRE_EMSGSIZE, WIRE_ETIMEDOUT, the client
+     *  ended the body early: WIRE_EINCOMPLETE).  Called exactly once per
+     *  exchange that reached on_request, from the loop or a transport
+     *  callback, never from inside a wire_http_* call; `x` is invalid
+     *  after it returns. */
     void (*on_done)(void *arg, struct wire_http_exchange *x,
                     const struct wire_error *err);
 };
@@ -158,7 +173,9 @@ WIRE_EXPORT void wire_http_exchange_set_data(struct wire_http_exchange *x,
 WIRE_EXPORT void *wire_http_exchange_data(const struct wire_http_exchange *x);
 
 /** Stop / restart on_body (the connection stops reading, so a slow
- *  consumer holds the client back instead of filling memory). */
+ *  consumer holds the client back instead of filling memory).  Nothing
+ *  is delivered between pause and resume; what was read already goes up
+ *  on a later turn after resume, never from inside it. */
 WIRE_EXPORT void wire_http_body_pause(struct wire_http_exchange *x);
 WIRE_EXPORT void wire_http_body_resume(struct wire_http_exchange *x);
 
@@ -169,14 +186,34 @@ WIRE_EXPORT void wire_http_body_resume(struct wire_http_exchange *x);
  * when end comes before any body write: the length is then known), else
  * chunked for HTTP/1.1 clients, else the body ends with the connection.
  * No body is sent for HEAD requests and 1xx/204/304 (writes are accepted
- * and dropped).  `Date` is added; `Connection: close` is added when the
- * connection will close after this response (the client asked, HTTP/1.0
- * without keep-alive, a body that ends with the connection, the service
- * shutting down).  Each call returns 0, 1 (write queued but the
- * connection is above its high watermark: wait for on_writable), or a
- * negative code: WIRE_ESTATE (out of order), WIRE_EINVAL (a header name
- * or value with CR/LF, a body longer than the Content-Length given),
- * WIRE_ECLOSED (the connection is gone).
+ * and dropped; for HEAD the head waits for end and announces, unless the
+ * application set a Content-Length, the length written).  `Date` is added
+ * (unless set); `Connection: close` is added when the connection will
+ * close after this response (the client asked, HTTP/1.0 without
+ * keep-alive, a body that ends with the connection, the peer's EOF, the
+ * service shutting down, or a body the client was asked to hold back by
+ * `Expect: 100-continue` and was answered without); `Connection:
+ * keep-alive` to HTTP/1.0 clients that asked for it.
+ *
+ * Headers may also be added before start.  The framing headers are the
+ * server's: Content-Length (decimal) sets the length, Transfer-Encoding is
+ * refused (WIRE_EINVAL), Connection containing "close" makes the
+ * connection close after the response.
+ *
+ * `Expect: 100-continue` (HTTP/1.1): "100 Continue" is sent when the
+ * application wants the body: after on_request returned without the final
+ * head having gone out and without pausing the body, or at
+ * wire_http_body_resume.  A final response that goes out first (a 413 or
+ * 417 from on_request) is sent without it, and the connection closes
+ * after it.
+ *
+ * Each call returns 0, 1 (write queued but the connection is above its
+ * high watermark: wait for on_writable), or a negative code: WIRE_ESTATE
+ * (out of order), WIRE_EINVAL (a status outside 200..999, a header name
+ * that is not a token, a value or reason with CR/LF, a body longer than
+ * the Content-Length given; from end: a body shorter than it, after which
+ * the connection is aborted and on_done reports WIRE_EINVAL), WIRE_ECLOSED
+ * (the connection is gone or closing; on_done reports the cause once).
  */
 WIRE_EXPORT int wire_http_response_start(struct wire_http_exchange *x,
                                          int status, const char *reason);
@@ -184,7 +221,8 @@ WIRE_EXPORT int wire_http_response_header(struct wire_http_exchange *x,
                                           const char *name, const char *value);
 WIRE_EXPORT int wire_http_response_write(struct wire_http_exchange *x,
                                          const void *data, size_t len);
-/** Zero-copy body write: `data` stays valid until `free_cb(arg, data)`. */
+/** Zero-copy body write: `data` stays valid until `free_cb(arg, data,
+ *  len)` (called at once when the body is dropped; never on an error). */
 WIRE_EXPORT int wire_http_response_write_ref(struct wire_http_exchange *x,
                                              const void *data, size_t len,
                                              wire_free_cb free_cb, void *arg);
@@ -201,7 +239,14 @@ WIRE_EXPORT int wire_http_respond(struct wire_http_exchange *x, int status,
  * the request, becomes the transport of `next` (see
  * wire_transport_set_protocol).  The exchange ends (on_done with NULL)
  * and the HTTP protocol is gone.  Only for a request whose head says
- * upgrade (an Upgrade header or CONNECT), from on_request or later.
+ * upgrade (an Upgrade header or CONNECT), from on_request or later,
+ * before any other response head went out.  The head is written at once;
+ * the hand-over happens once the parser has stopped after the request:
+ * when called from on_request, as soon as it returns; else on a later
+ * turn.  On success `next` belongs to the connection (destroyed if the
+ * connection fails first); on error it stays the caller's: WIRE_ESTATE
+ * (no upgrade asked, or a response under way), WIRE_EINVAL (status not
+ * 101 or 2xx), WIRE_ECLOSED, WIRE_ENOTSUP (HTTP carried by a layer).
  */
 WIRE_EXPORT int wire_http_exchange_upgrade(struct wire_http_exchange *x,
                                            int status,
@@ -224,7 +269,17 @@ struct wire_http_response_handler {
     /** The request can take more body (after a write returned 1). */
     void (*on_writable)(void *arg, struct wire_http_request *r);
     /** The exchange is over: `err` NULL when the whole response arrived,
-     *  else why not.  Exactly once per request; `r` is invalid after. */
+     *  else why not: WIRE_EPROTO (a malformed response, with llhttp's
+     *  reason), WIRE_EMSGSIZE (a head or body over the limits),
+     *  WIRE_ETIMEDOUT (no head within head_timeout_ms of the request
+     *  being written, or no body bytes for body_timeout_ms; only on a
+     *  transport with a loop), WIRE_EINCOMPLETE (the connection ended in
+     *  the middle of the response), the transport's error when the
+     *  connection failed, WIRE_ECLOSED (the connection closed, or failed
+     *  because of another request, before this one was answered).
+     *  Exactly once per request, in order; `r` is invalid after.  A
+     *  response that arrives before the request's body was all written
+     *  ends the request too (the connection is then not reused). */
     void (*on_done)(void *arg, struct wire_http_request *r,
                     const struct wire_error *err);
 };
@@ -248,7 +303,18 @@ struct wire_http_client_opts {
 WIRE_EXPORT struct wire_protocol *
 wire_http_client_new(const struct wire_http_client_opts *opts,
                      struct wire_http_client **out, struct wire_error *err);
-/** Close the connection once every queued request has ended. */
+/**
+ * Close the connection once every queued request has ended; no request
+ * can be made after it (WIRE_ECLOSED).
+ *
+ * Keep-alive: the connection is reused until a response says it closes
+ * (Connection: close, HTTP/1.0 without keep-alive, a body that ends with
+ * the connection) or the server closes it.  Requests queued behind that
+ * response then end with WIRE_ECLOSED ("the server closed the connection
+ * after request N"): the server did not process them, but only the
+ * application knows whether sending them again (on a new connection) is
+ * safe, so the client never retries on its own.
+ */
 WIRE_EXPORT void wire_http_client_close(struct wire_http_client *c);
 
 /** A new request, queued behind the others.  Add headers, write the body
@@ -260,21 +326,40 @@ wire_http_request_new(struct wire_http_client *c, const char *method,
                       struct wire_error *err);
 WIRE_EXPORT int wire_http_request_header(struct wire_http_request *r,
                                          const char *name, const char *value);
-/** Body writes: Content-Length when set as a header, else chunked. */
+/**
+ * Body writes: Content-Length when set as a header, else chunked.  The
+ * head goes out with the first write or with end (a request ended
+ * without a body gets no framing, or "Content-Length: 0" for POST, PUT
+ * and PATCH); Host is added when not set.  Requests go out in order, each
+ * after the previous one ended (a request's writes wait in its own buffer
+ * until then).  Returns 0, 1 (queued, but above the high watermark: wait
+ * for on_writable), or WIRE_ESTATE (after end, or a header after the
+ * head was final), WIRE_EINVAL (a header name that is not a token, a
+ * value with CR/LF, a Transfer-Encoding other than chunked; a body longer
+ * than the Content-Length; from end: shorter than it, in which case the
+ * request stays open), WIRE_ECLOSED (the connection is gone).
+ */
 WIRE_EXPORT int wire_http_request_write(struct wire_http_request *r,
                                         const void *data, size_t len);
 WIRE_EXPORT int wire_http_request_end(struct wire_http_request *r);
 /** The response head, once on_response ran (else NULL). */
 WIRE_EXPORT const struct wire_http_head *
 wire_http_request_response(const struct wire_http_request *r);
-/** Pause / resume on_body of this request's response. */
+/** Pause / resume on_body of this request's response (the connection
+ *  stops reading; what was read already is parsed on a later turn after
+ *  resume, never from inside it). */
 WIRE_EXPORT void wire_http_request_pause_body(struct wire_http_request *r);
 WIRE_EXPORT void wire_http_request_resume_body(struct wire_http_request *r);
 /**
  * From on_response of a 101 (or a 2xx answering CONNECT): the raw
  * connection, with any bytes read past the head, becomes the transport of
  * `next`; the request ends (on_done NULL) and the client is gone
- * (on_close NULL).
+ * (on_close NULL).  The hand-over happens when on_response returns.
+ * Returns 0 (`next` then belongs to the connection), or WIRE_ESTATE (not
+ * from such an on_response), WIRE_ECLOSED, WIRE_ENOTSUP (HTTP carried by
+ * a layer), WIRE_EINVAL; on error `next` stays the caller's.  Requests
+ * made after an Upgrade or CONNECT request wait for its response (and
+ * end with WIRE_ECLOSED when the connection is handed over).
  */
 WIRE_EXPORT int wire_http_request_take_over(struct wire_http_request *r,
                                             struct wire_protocol *next,

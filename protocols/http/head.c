@@ -108,6 +108,7 @@ on_message_begin(llhttp_t *p)
     ps->head_done = false;
     ps->in_message = true;
     ps->body_seen = 0;
+    ps->trailer_bytes = 0;
     memset(&ps->method, 0, sizeof(ps->method));
     memset(&ps->target, 0, sizeof(ps->target));
     memset(&ps->reason, 0, sizeof(ps->reason));
@@ -166,10 +167,25 @@ grow_fields(struct http_parse *ps)
     return 0;
 }
 
+/* Trailer lines (after a chunked body) are counted against the head
+ * limit and dropped: gathering them would grow `buf` while the head built
+ * from it is in use, and no owner reads them. */
+static int
+trailer_bytes(struct http_parse *ps, size_t len)
+{
+    ps->trailer_bytes += len;
+    if (ps->trailer_bytes > ps->limits.max_header_bytes)
+        return fail(ps, 431, "the trailers are longer than the limit of %zu bytes",
+                    ps->limits.max_header_bytes);
+    return 0;
+}
+
 static int
 on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct http_parse *ps = ps_of(p);
+    if (ps->head_done)
+        return trailer_bytes(ps, len + 4); /* ": " and CRLF, roughly */
     if (ps->nfields == 0 || ps->in_value) {
         if (grow_fields(ps) < 0)
             return -1;
@@ -185,6 +201,8 @@ static int
 on_header_field_complete(llhttp_t *p)
 {
     struct http_parse *ps = ps_of(p);
+    if (ps->head_done)
+        return 0;
     if (ps->nfields == 0 || ps->in_value) {
         /* llhttp rejects empty names; keep the invariant anyway */
         return fail(ps, 400, "an empty header name");
@@ -199,6 +217,8 @@ static int
 on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http_parse *ps = ps_of(p);
+    if (ps->head_done)
+        return trailer_bytes(ps, len);
     return span_add(ps, &ps->values[ps->nfields - 1], at, len);
 }
 
@@ -206,6 +226,8 @@ static int
 on_header_value_complete(llhttp_t *p)
 {
     struct http_parse *ps = ps_of(p);
+    if (ps->head_done)
+        return 0;
     struct http_span *v = &ps->values[ps->nfields - 1];
     if (v->len > 0) {
         /* Trailing blanks are not part of the value (RFC 9110 5.5). */
@@ -283,6 +305,12 @@ on_headers_complete(llhttp_t *p)
         return fail(ps, 413, "a body of %lld bytes is over the limit of %llu",
                     (long long)ps->head.content_length,
                     (unsigned long long)ps->limits.max_body);
+    /* llhttp rejects this only after on_headers_complete: refuse it
+     * before the owner sees a request it cannot read (RFC 9112 6.3). */
+    if (p->type == HTTP_REQUEST && (p->flags & F_TRANSFER_ENCODING) &&
+        !(p->flags & F_CHUNKED))
+        return fail(ps, 400, "the request's Transfer-Encoding does not end "
+                             "with chunked");
     ps->head_done = true;
     int rc = ps->ops->on_head(ps);
     switch (rc) {
@@ -299,18 +327,19 @@ static int
 on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct http_parse *ps = ps_of(p);
+    if (len == 0)
+        return 0; /* an empty feed inside a body: nothing to pass on */
     ps->body_seen += len;
     if (ps->body_seen > ps->limits.max_body)
         return fail(ps, 413, "the body is over the limit of %llu bytes",
                     (unsigned long long)ps->limits.max_body);
     int rc = ps->ops->on_body(ps, at, len);
-    if (rc == HTTP_CB_PAUSE) {
-        /* Data callbacks cannot pause llhttp: stop at the next callback
-         * that can (a chunk boundary or the end of the message). */
-        ps->pause_pending = true;
-        return 0;
-    }
-    return rc == HTTP_CB_OK ? 0 : owner_result(ps, rc);
+    /* llhttp (8.x) pauses a span callback right after its span: the
+     * bytes given here are consumed, nothing after them is.  (Waiting
+     * for the next chunk boundary instead would deliver more body after
+     * the owner paused, and left a stale pause behind for a
+     * Content-Length body, which then held back the message's end.) */
+    return owner_result(ps, rc);
 }
 
 static int
@@ -410,8 +439,13 @@ http_parse_feed(struct http_parse *ps, const char *data, size_t len)
             return HTTP_PARSE_FAILED;
         }
     }
+    /* An empty feed still runs llhttp: after a pause it finishes what
+     * needs no more input (the end of a body paused on its last bytes,
+     * a message paused right after its head), which would otherwise wait
+     * for the next message's first byte, or for ever. */
+    static const char none[1];
     if (len == 0)
-        return 0;
+        data = none;
     llhttp_errno_t e = llhttp_execute(&ps->p, data, len);
     switch (e) {
     case HPE_OK:

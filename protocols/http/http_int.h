@@ -65,6 +65,7 @@ struct http_parse {
     bool head_done;      /* on_head ran for the current message */
     bool in_message;     /* a message started and has not completed */
     uint64_t body_seen;  /* body bytes of the current message */
+    size_t trailer_bytes; /* trailer lines after a chunked body (dropped) */
     bool pause_pending;    /* on_body asked to pause: at the next point */
     bool complete_pending; /* the message ended while paused */
     bool upgraded;         /* llhttp stopped after an upgrade head */
@@ -91,7 +92,9 @@ void http_parse_free(struct http_parse *ps);
 /* Feed bytes: returns how many were consumed (all of them unless a
  * callback paused, or an upgrade/CONNECT head ended the HTTP part), or
  * HTTP_PARSE_FAILED with fail_status/fail_msg set.  After a pause, call
- * again with the rest when ready. */
+ * again with the rest when ready, even when nothing is left (len 0):
+ * that finishes what needs no more input, such as the end of a body
+ * paused on its last bytes. */
 size_t http_parse_feed(struct http_parse *ps, const char *data, size_t len);
 /* The peer's EOF: completes a message whose body ends with the
  * connection; returns 0, or -1 with fail_* set when a message was cut
@@ -115,5 +118,77 @@ size_t http_date_now(char *out);
 /* Case-insensitive comparison of a header value's comma-separated
  * tokens: true when `list` contains `token`. */
 bool http_list_has(const char *list, const char *token);
+
+/* ---- server engine (server.c) ----
+ *
+ * The HTTP/1.1 server for one connection, apart from the protocol that
+ * carries it, so the public server protocol (wire_http_server_protocol_new)
+ * and the HTTP server layer (layer.c) share it.  The owner forwards its
+ * transport's callbacks; the engine writes to, and pauses/resumes reading
+ * on, the transport given to http_srv_attach, and runs the service's
+ * handler for each exchange.  Deferred work (the next pipelined request,
+ * on_done after a response ended from an application call) runs on a
+ * later turn through wire_impl_defer; timeouts use the transport's loop
+ * (none without one: the string transport).
+ *
+ * `owner` is the protocol the transport feeds (the engine's wrapper):
+ * wire_http_exchange_upgrade hands the transport to the next protocol and
+ * destroys `owner` on a later turn (which frees the engine through its
+ * destroy).  With `owner` NULL (a layer) upgrades are refused.
+ */
+struct http_srv;
+
+struct http_srv *http_srv_new(struct wire_http_service *s,
+                              struct wire_protocol *owner);
+void http_srv_attach(struct http_srv *e, struct wire_transport *t);
+void http_srv_data(struct http_srv *e, const void *data, size_t len);
+/* The peer's EOF: true to keep the transport open for writing (answers
+ * still owed). */
+bool http_srv_eof(struct http_srv *e);
+void http_srv_lost(struct http_srv *e, const struct wire_error *err);
+void http_srv_pause_writing(struct http_srv *e);
+void http_srv_resume_writing(struct http_srv *e);
+/* Release (after lost, or for an engine never attached); memory goes
+ * once no deferred work holds it. */
+void http_srv_free(struct http_srv *e);
+
+/* ---- client engine (client.c) ----
+ *
+ * The HTTP/1.1 client for one connection, apart from the protocol that
+ * carries it, so the public client protocol (wire_http_client_new) and
+ * the HTTP client layer (layer.c) share it.  The engine is the struct
+ * wire_http_client requests are issued on: the wire_http_request_* calls
+ * work on it unchanged, before and after it is attached.  The owner
+ * forwards its transport's callbacks (http_cli_attach at
+ * connection_made, then data, eof, lost, pause/resume writing); the
+ * engine writes to, and pauses/resumes reading on, the transport given to
+ * http_cli_attach (for a layer, the transport below it) and closes or
+ * aborts it when the connection cannot go on.  Deferred work (resuming a
+ * paused body, on_writable of a request that waited its turn) runs on a
+ * later turn through wire_impl_defer; timeouts use the transport's loop
+ * (none without one: the string transport).  opts->on_close is called
+ * once, from http_cli_lost (or a take-over, or http_cli_free for an
+ * engine never attached), after every request's on_done.
+ *
+ * `owner` is the protocol the transport feeds (the engine's wrapper):
+ * wire_http_request_take_over hands the transport to the next protocol
+ * and destroys `owner` on a later turn (which frees the engine through
+ * its destroy).  With `owner` NULL (a layer) take_over returns
+ * WIRE_ENOTSUP.
+ */
+struct wire_http_client *http_cli_new(const struct wire_http_client_opts *opts,
+                                      struct wire_protocol *owner,
+                                      struct wire_error *err);
+void http_cli_attach(struct wire_http_client *c, struct wire_transport *t);
+void http_cli_data(struct wire_http_client *c, const void *data, size_t len);
+/* The peer's EOF: always true (the engine closes the transport itself,
+ * once what it holds is parsed). */
+bool http_cli_eof(struct wire_http_client *c);
+void http_cli_lost(struct wire_http_client *c, const struct wire_error *err);
+void http_cli_pause_writing(struct wire_http_client *c);
+void http_cli_resume_writing(struct wire_http_client *c);
+/* Release (after lost, or for an engine never attached: its requests end
+ * with WIRE_ECLOSED); memory goes once no deferred work holds it. */
+void http_cli_free(struct wire_http_client *c);
 
 #endif
