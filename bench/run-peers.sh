@@ -20,6 +20,16 @@
 #   PP1_PIN=0                CPU list (taskset) for server and client in
 #                            the 1-connection ping-pong; empty: no pinning
 #   PIN=                     CPU list for every other run; empty: none
+#   TLS_BULK_BYTES=536870912 plaintext bytes per TLS bulk run
+#   HS_CONNS=16 HS_SECONDS=2 connections in flight and seconds per TLS
+#                            handshake run
+#   TLS_SERVER_CPU=1 TLS_CLIENT_CPU=0
+#                            CPUs (taskset) of the server and of the
+#                            client in the TLS runs; empty: no pinning
+#
+# The TLS functions (run_tls_bulk, run_tls_hs) are used by bench/run
+# only; run_tls_hs runs nginx (Debian: nginx or nginx-light) when asked
+# to, and tls_cert needs the openssl command.
 #
 # Sourcing this file (`source bench/run-peers.sh`) defines the functions
 # and installs the cleanup traps without running the benchmarks.
@@ -32,10 +42,16 @@ BULK_BYTES=${BULK_BYTES:-1073741824}
 IDLE_N=${IDLE_N:-10000}
 PIN=${PIN:-}
 PP1_PIN=${PP1_PIN-0}
+TLS_BULK_BYTES=${TLS_BULK_BYTES:-536870912}
+HS_CONNS=${HS_CONNS:-16}
+HS_SECONDS=${HS_SECONDS:-2}
+TLS_SERVER_CPU=${TLS_SERVER_CPU-1}
+TLS_CLIENT_CPU=${TLS_CLIENT_CPU-0}
 
 BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/run-peers.XXXXXX")
 BG_PIDS=()      # every background process we started and not yet reaped
 RESULT=""       # figure left by the last run_* call
+RESULT2=""      # its second figure, for the run_* calls that have one
 PORT=""         # port announced by the last server started
 SERVER_PID=""
 RSS_KB=""
@@ -280,6 +296,171 @@ run_idle() {
     RESULT=$(awk -v a="$after" -v b="$before" -v n="$n" \
         'BEGIN { printf "%.0f", (a - b) * 1024 / n }')
     log "  idle: VmRSS before=${before} kB after=${after} kB conns=$n -> $RESULT B/conn"
+}
+
+# ---- TLS ----
+
+# tls_cert: make the benchmark's certificate once (EC P-256, CN and SAN
+# localhost and 127.0.0.1) and set TLS_CERT and TLS_KEY.
+tls_cert() {
+    [[ -n ${TLS_CERT:-} ]] && return 0
+    TLS_CERT=$BENCH_TMP/tls-cert.pem
+    TLS_KEY=$BENCH_TMP/tls-key.pem
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$TLS_KEY" -out "$TLS_CERT" -days 2 -subj /CN=localhost \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1 ||
+        die "openssl could not make the TLS benchmark certificate"
+}
+
+# tree_cpu_ns PID: CPU time (ns) PID and its descendants have used so far,
+# from the scheduler's own accounting (/proc/PID/task/*/schedstat).
+tree_cpu_ns() {
+    local pid=$1 total=0 f child v
+    for f in /proc/"$pid"/task/*/schedstat; do
+        read -r v _ <"$f" 2>/dev/null && total=$((total + v))
+    done
+    for child in $(pgrep -P "$pid" 2>/dev/null); do
+        total=$((total + $(tree_cpu_ns "$child")))
+    done
+    printf '%s\n' "$total"
+}
+
+# tls_cmd CMD: split a command given as one word list ("prog mode") into
+# TLS_CMD, so that bench/run's interleave can pass "wire_tls bulk-recv"
+# as one program.  (Paths with spaces are not supported here.)
+tls_cmd() {
+    read -ra TLS_CMD <<<"$1"
+}
+
+# run_tls_bulk RECEIVER: RECEIVER (one word list, given CERT KEY as its
+# last arguments) prints "port N", accepts one TLS connection, reads it
+# to the client's close_notify and prints
+# "bytes=N seconds=S MB/s=X cpu=C cipher=NAME".  tls_bulk_send sends it
+# TLS_BULK_BYTES.  Receiver on TLS_SERVER_CPU, sender on TLS_CLIENT_CPU.
+# Runs RUNS times; RESULT is the median MB/s, RESULT2 the median MB per
+# CPU second of the receiver.
+run_tls_bulk() {
+    local out=$BENCH_TMP/tls_bulk.out run line bytes cipher
+    local -a figures=() effs=()
+    tls_cert
+    tls_cmd "$1"
+    for ((run = 1; run <= RUNS; run++)); do
+        PIN=$TLS_SERVER_CPU start_server "$out" "${TLS_CMD[@]}" "$TLS_CERT" "$TLS_KEY"
+        PIN=$TLS_CLIENT_CPU pin_prefix
+        "${PIN_PREFIX[@]}" "$BENCH_DIR/tls_bulk_send" "$PORT" "$TLS_BULK_BYTES" ||
+            die "tls_bulk_send failed against: $1"
+        wait_exit "$SERVER_PID" 60 || die "receiver did not finish: $1"
+        [[ $WAIT_RC == 0 ]] || { cat "$out.err" >&2; die "receiver failed ($WAIT_RC): $1"; }
+        line=$(grep '^bytes=' "$out" | tail -n 1) || die "no result line from: $1"
+        bytes=$(field bytes "$line")
+        cipher=$(field cipher "$line")
+        [[ $bytes == "$TLS_BULK_BYTES" ]] ||
+            die "receiver counted $bytes bytes, expected $TLS_BULK_BYTES"
+        [[ $cipher == TLS_AES_128_GCM_SHA256 ]] || die "unexpected suite $cipher: $1"
+        log "  tls bulk run $run: $line"
+        figures+=("$(field MB/s "$line")")
+        effs+=("$(awk -v b="$bytes" -v c="$(field cpu "$line")" \
+            'BEGIN { printf "%.1f", (c > 0 ? b / 1e6 / c : 0) }')")
+    done
+    RESULT=$(median "${figures[@]}")
+    RESULT2=$(median "${effs[@]}")
+}
+
+# start_nginx: run nginx (one worker, no session cache, no tickets, TLS
+# 1.2-1.3, OpenSSL's default groups as libwire has them) in the
+# foreground under a prefix in BENCH_TMP, answering every request with
+# a 1-byte 200, on a free port below the ephemeral range.  Sets
+# SERVER_PID (the master) and PORT.  Needs TLS_CERT and TLS_KEY.
+start_nginx() {
+    local prefix=$BENCH_TMP/nginx try i user=""
+    mkdir -p "$prefix/logs" "$prefix/tmp"
+    ((EUID == 0)) && user="user root;" # the workers need nothing but the socket
+    for ((try = 0; try < 20; try++)); do
+        PORT=$((20000 + RANDOM % 12000))
+        cat >"$prefix/nginx.conf" <<NGINX_CONF
+$user
+worker_processes 1;
+master_process on;
+daemon off;
+pid $prefix/nginx.pid;
+error_log $prefix/logs/error.log error;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $prefix/tmp/body;
+    proxy_temp_path $prefix/tmp/proxy;
+    fastcgi_temp_path $prefix/tmp/fastcgi;
+    uwsgi_temp_path $prefix/tmp/uwsgi;
+    scgi_temp_path $prefix/tmp/scgi;
+    server {
+        listen 127.0.0.1:$PORT ssl backlog=4096;
+        ssl_certificate $TLS_CERT;
+        ssl_certificate_key $TLS_KEY;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ecdh_curve auto;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        keepalive_timeout 0;
+        location / { return 200 "x"; }
+    }
+}
+NGINX_CONF
+        rm -f "$prefix/nginx.pid"
+        : >"$prefix/logs/error.log"
+        pin_prefix
+        "${PIN_PREFIX[@]}" nginx -p "$prefix" -c "$prefix/nginx.conf" \
+            -e "$prefix/logs/error.log" >/dev/null 2>&1 &
+        SERVER_PID=$!
+        BG_PIDS+=("$SERVER_PID")
+        # nginx writes its pid file once it listens.
+        for ((i = 0; i < 1000; i++)); do
+            [[ -s $prefix/nginx.pid ]] && return 0
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.01
+        done
+        kill_pid "$SERVER_PID"
+        grep -q 'Address already in use' "$prefix/logs/error.log" ||
+            die "nginx did not start: $(tail -n 3 "$prefix/logs/error.log")"
+    done
+    die "nginx found no free port"
+}
+
+# run_tls_hs SERVER: SERVER is "nginx" or one word list that, given CERT
+# KEY as its last arguments, prints "port N" and answers an HTTP request
+# over TLS (wire_tls hs-server).  tls_hs_client keeps HS_CONNS
+# connections doing full handshakes for HS_SECONDS.  Server on
+# TLS_SERVER_CPU, client on TLS_CLIENT_CPU.  Runs RUNS times, each on a
+# fresh server; RESULT is the median handshakes per second, RESULT2 the
+# median server CPU microseconds per handshake (all its processes).
+run_tls_hs() {
+    local out=$BENCH_TMP/tls_hs.out run line cpu0 cpu1 n
+    local -a figures=() costs=()
+    tls_cert
+    for ((run = 1; run <= RUNS; run++)); do
+        if [[ $1 == nginx ]]; then
+            PIN=$TLS_SERVER_CPU start_nginx
+        else
+            tls_cmd "$1"
+            PIN=$TLS_SERVER_CPU start_server "$out" "${TLS_CMD[@]}" "$TLS_CERT" "$TLS_KEY"
+        fi
+        cpu0=$(tree_cpu_ns "$SERVER_PID")
+        PIN=$TLS_CLIENT_CPU pin_prefix
+        line=$("${PIN_PREFIX[@]}" "$BENCH_DIR/tls_hs_client" "$PORT" "$HS_CONNS" "$HS_SECONDS") ||
+            die "tls_hs_client failed against: $1"
+        cpu1=$(tree_cpu_ns "$SERVER_PID")
+        kill_pid "$SERVER_PID"
+        [[ $(field suite "$line") == TLS_AES_128_GCM_SHA256 &&
+            $(field group "$line") == x25519 ]] ||
+            die "unexpected suite or group against $1: $line"
+        n=$(field handshakes "$line")
+        ((n > 0)) || die "no handshake completed against: $1"
+        log "  tls handshake run $run: $line server_cpu_ms=$(((cpu1 - cpu0) / 1000000))"
+        figures+=("$(field hs/s "$line")")
+        costs+=("$(awk -v c="$((cpu1 - cpu0))" -v n="$n" 'BEGIN { printf "%.0f", c / 1000 / n }')")
+    done
+    RESULT=$(median "${figures[@]}")
+    # shellcheck disable=SC2034 # read by bench/run
+    RESULT2=$(median "${costs[@]}")
 }
 
 ROWS=()

@@ -1,6 +1,7 @@
 /*
  * The TLS layer (include/wire/tls.h): OpenSSL 3 over two memory BIOs, on
- * the layer helper.  Ciphertext from below is written into `rbio`; what
+ * the layer helper.  Ciphertext from below is written into `rbio` (large
+ * reads OpenSSL takes straight from the buffer below: recv_direct); what
  * OpenSSL produces lands in `wbio` and is handed down after every call.
  * The protocol above starts when the handshake is done; writes above are
  * coalesced into records of up to 16 KiB.
@@ -20,6 +21,10 @@
 #include <string.h>
 
 #define TLS_RECORD 16384
+/* Reads from below at least this big go to OpenSSL straight from the
+ * caller's buffer (see recv_direct); smaller ones are copied into rbio,
+ * which costs less than setting up a BIO for them. */
+#define TLS_DIRECT_MIN 4096
 
 struct tls_layer {
     struct wire_layer l; /* first */
@@ -29,6 +34,10 @@ struct tls_layer {
     char *server_name;
     bool server, handshaked, shutdown_sent, peer_closed, closing, failed;
     bool lower_eof; /* the transport below ended its input */
+    bool direct;    /* inside recv_direct: OpenSSL reads the caller's buffer */
+    /* The failure came from OpenSSL, which may have written a fatal alert:
+     * close below (not reset) so that the peer reads it. */
+    bool alert_close;
     struct wire_timer *hs_timer, *sd_timer;
     /* the first verification failure seen */
     int vfail_err, vfail_depth;
@@ -190,6 +199,7 @@ handshake(struct tls_layer *t)
     int e = SSL_get_error(t->ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
         return;
+    t->alert_close = true; /* flushed above */
     fail_handshake(t);
 }
 
@@ -242,8 +252,10 @@ pump_read(struct tls_layer *t)
         }
         char reason[256];
         ssl_reason(reason, sizeof(reason));
+        flush_out(t); /* the alert, before tls_fail closes below */
+        t->alert_close = true;
         tls_fail(t, WIRE_ETLS, "TLS: %s", reason);
-        break;
+        return;
     }
     flush_out(t); /* tickets, key updates, alerts */
 }
@@ -263,9 +275,15 @@ static void
 sd_timeout(void *arg)
 {
     struct tls_layer *t = arg;
-    /* The peer never answered our close_notify: close anyway. */
-    if (t->l.lower != NULL)
-        wire_transport_close(t->l.lower);
+    /* The peer never answered our close_notify: close anyway.  After a
+     * failure (closing with an alert queued): the peer does not read,
+     * reset. */
+    if (t->l.lower != NULL) {
+        if (t->failed)
+            wire_transport_abort(t->l.lower);
+        else
+            wire_transport_close(t->l.lower);
+    }
 }
 
 static void
@@ -286,20 +304,85 @@ tls_made(struct wire_layer *l)
         handshake(t); /* the ClientHello */
 }
 
+/* Let OpenSSL read what is in its read BIO. */
+static void
+consume(struct tls_layer *t)
+{
+    if (!t->handshaked)
+        handshake(t);
+    else
+        pump_read(t);
+}
+
+/*
+ * Bulk input without the copy into rbio: a read-only memory BIO over the
+ * caller's buffer stands in for rbio while OpenSSL reads, so ciphertext
+ * is copied once (into OpenSSL's record buffer) instead of twice, and
+ * rbio's growth never zeroes memory.  OpenSSL reads until the BIO is
+ * empty unless it stopped early (a failure, close_notify, our close);
+ * whatever it left is copied into rbio before rbio goes back, so nothing
+ * is lost and the order holds even if a callback made us receive more
+ * (that went to rbio through the copying path, after these bytes).
+ * Returns false, having changed nothing, if the BIO cannot be made.
+ */
+static bool
+recv_direct(struct tls_layer *t, const void *data, size_t len)
+{
+    BIO *in = BIO_new_mem_buf(data, (int)len);
+    if (in == NULL)
+        return false;
+    if (BIO_up_ref(t->rbio) != 1) { /* our reference while it is out */
+        BIO_free(in);
+        return false;
+    }
+    BIO_set_mem_eof_return(in, -1); /* empty means "want more" */
+    SSL_set0_rbio(t->ssl, in);      /* drops the SSL's reference to rbio */
+    t->direct = true;
+    consume(t);
+    t->direct = false;
+    char *rest = NULL, *later = NULL;
+    long n = BIO_get_mem_data(in, &rest);
+    long m = BIO_get_mem_data(t->rbio, &later); /* received meanwhile */
+    int rc = 0;
+    if (n > 0 && !t->failed) { /* after a failure nothing is read */
+        /* Ahead of what was received meanwhile. */
+        char *keep = m > 0 ? malloc((size_t)m) : NULL;
+        if (m > 0 && keep == NULL) {
+            rc = -1;
+        } else {
+            if (m > 0)
+                memcpy(keep, later, (size_t)m);
+            (void)BIO_reset(t->rbio);
+            if (BIO_write(t->rbio, rest, (int)n) != (int)n ||
+                (m > 0 && BIO_write(t->rbio, keep, (int)m) != (int)m))
+                rc = -1;
+            free(keep);
+        }
+    }
+    SSL_set0_rbio(t->ssl, t->rbio); /* gives our reference back; frees `in` */
+    if (rc < 0)
+        tls_fail(t, WIRE_ENOMEM, "TLS: out of memory");
+    else if (m > 0 && !t->failed)
+        consume(t); /* what a callback made us receive meanwhile */
+    return true;
+}
+
 static int
 tls_recv(struct wire_layer *l, const void *data, size_t len)
 {
     struct tls_layer *t = tls_of(l);
     if (t->failed)
         return 0;
+    if (len >= TLS_DIRECT_MIN && len <= INT32_MAX && !t->direct &&
+        BIO_ctrl_pending(t->rbio) == 0 && recv_direct(t, data, len))
+        return 0;
     if (BIO_write(t->rbio, data, (int)len) != (int)len) {
         tls_fail(t, WIRE_ENOMEM, "TLS: out of memory");
         return 0;
     }
-    if (!t->handshaked)
-        handshake(t);
-    else
-        pump_read(t);
+    /* Inside recv_direct, OpenSSL reads these once rbio is back. */
+    if (!t->direct)
+        consume(t);
     return 0;
 }
 
@@ -407,6 +490,13 @@ tls_close(struct wire_layer *l, bool abort)
         wire_timer_stop(t->hs_timer);
     if (l->lower == NULL)
         return;
+    if (t->failed && t->alert_close) {
+        /* Let the peer read our alert (and say why), but not forever. */
+        wire_transport_close(l->lower);
+        if (t->sd_timer != NULL)
+            wire_timer_start(t->sd_timer, wire__tls_config_shutdown_ms(t->cfg), 0);
+        return;
+    }
     if (abort || t->failed || !t->handshaked) {
         if (abort || t->failed)
             wire_transport_abort(l->lower);

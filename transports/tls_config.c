@@ -262,6 +262,17 @@ wire_tls_config_set_min_version(struct wire_tls_config *c, int version,
 }
 
 int
+wire_tls_config_set_max_version(struct wire_tls_config *c, int version,
+                                struct wire_error *err)
+{
+    if (c == NULL || (version != WIRE_TLS_1_2 && version != WIRE_TLS_1_3))
+        return wire_error_set(err, WIRE_EINVAL,
+                              "TLS: maximum version must be TLS 1.2 or 1.3");
+    SSL_CTX_set_max_proto_version(c->ctx, version);
+    return 0;
+}
+
+int
 wire_tls_config_set_ciphers(struct wire_tls_config *c, const char *ciphers,
                             const char *suites, struct wire_error *err)
 {
@@ -367,6 +378,10 @@ wire_tls_config_from_params(bool server, const char *const *params,
             rc = ver != 0 ? wire_tls_config_set_min_version(c, ver, err)
                           : wire_error_set(err, WIRE_EENDPOINT,
                                            "endpoint parameter min=%s: expected 1.2 or 1.3", v);
+        } else if (strcmp(k, "sni") != 0) { /* sni is the layer's (tls://) */
+            rc = wire_error_set(err, WIRE_EENDPOINT,
+                                "unknown TLS parameter '%s' (known: ca, cert, "
+                                "key, verify, sni, alpn, min)", k);
         }
     }
     if (rc == 0 && ca != NULL)

@@ -13,11 +13,15 @@
  * still reaches the protocol: it is started and gets connection_lost with
  * WIRE_ETLS (or WIRE_ETIMEDOUT) and a message a person can act on
  * ("certificate verify failed: unable to get local issuer certificate
- * (depth 0, subject CN=localhost)", "hostname mismatch: 'example.org' is
- * not in the certificate (DNS:localhost, IP:127.0.0.1)").
+ * (depth 0, subject /CN=localhost)", "certificate verify failed:
+ * 'example.org' is not a name of the certificate (DNS:localhost,
+ * IP:127.0.0.1; subject /CN=localhost)").  The side that fails sends
+ * OpenSSL's alert and closes below (a reset only after the shutdown
+ * timeout), so the peer's message says why ("tlsv1 alert unknown ca").
  *
  * close sends close_notify, waits for the peer's (bounded by the shutdown
- * timeout), then closes below.  write_eof sends close_notify and keeps
+ * timeout), then closes below; the protocol above gets connection_lost at
+ * once, the wait happens below.  write_eof sends close_notify and keeps
  * reading (TLS half-close).  An EOF from below without the peer's
  * close_notify is reported as truncation (WIRE_ETLS).  Renegotiation is
  * refused.  Flow control above is in plaintext bytes; pause_reading also
@@ -86,12 +90,21 @@ WIRE_EXPORT int wire_tls_config_set_cert(struct wire_tls_config *c,
  *  a client certificate (default false). */
 WIRE_EXPORT void wire_tls_config_set_verify(struct wire_tls_config *c,
                                             bool verify);
-/** ALPN protocols in order of preference, comma-separated ("h2,http/1.1"). */
+/** ALPN protocols in order of preference, comma-separated ("h2,http/1.1").
+ *  A server picks the first of its own the client offers; when the two
+ *  lists share none it refuses the handshake (no_application_protocol:
+ *  WIRE_ETLS on both sides).  When only one side sets ALPN the handshake
+ *  goes on without it (WIRE_INFO_TLS_ALPN is ""). */
 WIRE_EXPORT int wire_tls_config_set_alpn(struct wire_tls_config *c,
                                          const char *list,
                                          struct wire_error *err);
 /** Lowest version accepted (default WIRE_TLS_1_2). */
 WIRE_EXPORT int wire_tls_config_set_min_version(struct wire_tls_config *c,
+                                                int version,
+                                                struct wire_error *err);
+/** Highest version offered or accepted (default: the highest OpenSSL
+ *  supports, TLS 1.3); WIRE_TLS_1_2 keeps a peer on TLS 1.2. */
+WIRE_EXPORT int wire_tls_config_set_max_version(struct wire_tls_config *c,
                                                 int version,
                                                 struct wire_error *err);
 /** OpenSSL cipher lists: `ciphers` for TLS 1.2, `suites` for TLS 1.3;

@@ -601,7 +601,7 @@ size_t
 http_date_now(char *out)
 {
     static __thread time_t cached_at = (time_t)-1;
-    static __thread char cached[32];
+    static __thread char cached[64];
     time_t now = time(NULL);
     if (now != cached_at) {
         struct tm tm;
