@@ -366,7 +366,8 @@ run_tls_bulk() {
     RESULT2=$(median "${effs[@]}")
 }
 
-# start_nginx: run nginx (one worker, no session cache, no tickets, TLS
+# start_nginx: run nginx (one worker, no session cache, session tickets on
+# as in libwire's default (both issue stateless tickets), TLS
 # 1.2-1.3, OpenSSL's default groups as libwire has them) in the
 # foreground under a prefix in BENCH_TMP, answering every request with
 # a 1-byte 200, on a free port below the ephemeral range.  Sets
@@ -399,7 +400,7 @@ http {
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_ecdh_curve auto;
         ssl_session_cache off;
-        ssl_session_tickets off;
+        ssl_session_tickets on;
         keepalive_timeout 0;
         location / { return 200 "x"; }
     }

@@ -642,6 +642,28 @@ START_TEST(test_resume_12)
 }
 END_TEST
 
+/* A server without session tickets (TLS 1.3): nothing to resume with. */
+START_TEST(test_no_tickets_no_resumption)
+{
+    struct wire_tls_config *cc = client_cfg();
+    struct wire_tls_config *sc = server_cfg(certs.server_cert, certs.server_key);
+    wire_tls_config_set_session_tickets(sc, false);
+    char c1[8], s1[8], c2[8], s2[8];
+    one_session(cc, "localhost", sc, c1, s1);
+    one_session(cc, "localhost", sc, c2, s2);
+    ck_assert_str_eq(c2, "0");
+    ck_assert_str_eq(s2, "0");
+    /* and back on: the next session leaves a ticket, the one after resumes */
+    wire_tls_config_set_session_tickets(sc, true);
+    one_session(cc, "localhost", sc, c1, s1);
+    one_session(cc, "localhost", sc, c2, s2);
+    ck_assert_str_eq(c2, "1");
+    ck_assert_str_eq(s2, "1");
+    wire_tls_config_unref(cc);
+    wire_tls_config_unref(sc);
+}
+END_TEST
+
 /* ==== timeouts ==== */
 
 /* A TLS layer whose peer is a silent plain protocol: the handshake times
@@ -1498,6 +1520,7 @@ tls_suite(void)
     tcase_add_test(tc, test_version_client_max_12);
     tcase_add_test(tc, test_version_no_overlap);
     tcase_add_test(tc, test_resume_13);
+    tcase_add_test(tc, test_no_tickets_no_resumption);
     tcase_add_test(tc, test_resume_12);
     tc = tls_tcase(s, "timeouts");
     tcase_add_test(tc, test_handshake_timeout_client);

@@ -272,6 +272,20 @@ wire_tls_config_set_max_version(struct wire_tls_config *c, int version,
     return 0;
 }
 
+void
+wire_tls_config_set_session_tickets(struct wire_tls_config *c, bool on)
+{
+    if (c == NULL)
+        return;
+    if (on) {
+        SSL_CTX_clear_options(c->ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(c->ctx, 2); /* OpenSSL's default */
+    } else {
+        SSL_CTX_set_options(c->ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(c->ctx, 0);
+    }
+}
+
 int
 wire_tls_config_set_ciphers(struct wire_tls_config *c, const char *ciphers,
                             const char *suites, struct wire_error *err)
@@ -378,10 +392,17 @@ wire_tls_config_from_params(bool server, const char *const *params,
             rc = ver != 0 ? wire_tls_config_set_min_version(c, ver, err)
                           : wire_error_set(err, WIRE_EENDPOINT,
                                            "endpoint parameter min=%s: expected 1.2 or 1.3", v);
+        } else if (strcmp(k, "tickets") == 0) {
+            bool on = strcmp(v, "1") == 0 || strcmp(v, "yes") == 0;
+            if (!on && strcmp(v, "0") != 0 && strcmp(v, "no") != 0)
+                rc = wire_error_set(err, WIRE_EENDPOINT,
+                                    "endpoint parameter tickets=%s: expected yes or no", v);
+            else
+                wire_tls_config_set_session_tickets(c, on);
         } else if (strcmp(k, "sni") != 0) { /* sni is the layer's (tls://) */
             rc = wire_error_set(err, WIRE_EENDPOINT,
                                 "unknown TLS parameter '%s' (known: ca, cert, "
-                                "key, verify, sni, alpn, min)", k);
+                                "key, verify, sni, alpn, min, tickets)", k);
         }
     }
     if (rc == 0 && ca != NULL)

@@ -107,6 +107,11 @@ WIRE_EXPORT int wire_tls_config_set_min_version(struct wire_tls_config *c,
 WIRE_EXPORT int wire_tls_config_set_max_version(struct wire_tls_config *c,
                                                 int version,
                                                 struct wire_error *err);
+/** Server: issue session tickets, so clients can resume (default true;
+ *  two per TLS 1.3 handshake).  Off saves their cost on servers whose
+ *  clients never resume.  Client: accept them.  Endpoint: tickets=no. */
+WIRE_EXPORT void wire_tls_config_set_session_tickets(struct wire_tls_config *c,
+                                                     bool on);
 /** OpenSSL cipher lists: `ciphers` for TLS 1.2, `suites` for TLS 1.3;
  *  either may be NULL (unchanged). */
 WIRE_EXPORT int wire_tls_config_set_ciphers(struct wire_tls_config *c,
