@@ -326,6 +326,8 @@ below_lost(struct wire_protocol *p, const struct wire_error *err)
 {
     struct wire_layer *l = wire_layer_from_protocol(p);
     l->lower = NULL;
+    if (l->lops->lost != NULL && (l->lflags & L_STARTED))
+        l->lops->lost(l, err);
     if (!(l->lflags & L_STARTED) && l->upper != NULL) {
         /* The connection ended before the layer was up (during a
          * handshake): start the protocol above anyway, so that its

@@ -1,8 +1,1248 @@
-/* placeholder */
+/*
+ * JSON-RPC 2.0 (<wire/jsonrpc.h>) over every framing there is (lines,
+ * Content-Length):
+ *  - spec: every request/response pair of section 7 of the specification
+ *    as test vectors, fed whole and byte by byte, the answer compared
+ *    semantically (json_equal) with the specification's; and the same
+ *    pairs from the client's side: what it writes, and what its callbacks
+ *    get from the specification's responses;
+ *  - server: ids of every kind, invalid members, answers given later (a
+ *    batch's array in member order once the last is answered), answers
+ *    after the connection is gone, limits (size, depth), EOF while calls
+ *    are being answered, a handler that closes;
+ *  - client: malformed and unknown responses, calls refused, every
+ *    outstanding call failed once when the connection goes, batches;
+ *  - loop: over the memory pair, answers out of order, timeouts, many
+ *    calls outstanding, batches both ways, a server calling its client
+ *    back, and the unknown id logged.
+ * The sans-I/O cases run over the string transport; the loop ones never
+ * sleep (unit_run_until).
+ */
 #include "unit.h"
+
+#include <wire/framing.h>
+#include <wire/jsonrpc.h>
+#include <wire/mem.h>
+#include <wire/string_transport.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { FR_LINES, FR_CL, FR_N };
+static const char *const fr_names[FR_N] = {"lines", "content-length"};
+
+/* ---- methods (those of the specification's examples, and helpers) ---- */
+
+static void
+m_subtract(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    (void)arg;
+    json_t *a = NULL, *b = NULL;
+    if (json_is_array(params) && json_array_size(params) == 2) {
+        a = json_array_get(params, 0);
+        b = json_array_get(params, 1);
+    } else if (json_is_object(params)) {
+        a = json_object_get(params, "minuend");
+        b = json_object_get(params, "subtrahend");
+    }
+    if (!json_is_integer(a) || !json_is_integer(b)) {
+        wire_jsonrpc_respond_error(call, WIRE_JSONRPC_INVALID_PARAMS, NULL,
+                                   NULL);
+        return;
+    }
+    wire_jsonrpc_respond(call, json_integer(json_integer_value(a) -
+                                            json_integer_value(b)));
+}
+
+static void
+m_sum(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    (void)arg;
+    json_int_t s = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(params, i, v) s += json_integer_value(v);
+    wire_jsonrpc_respond(call, json_integer(s));
+}
+
+static void
+m_get_data(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    (void)arg;
+    (void)params;
+    wire_jsonrpc_respond(call, json_pack("[si]", "hello", 5));
+}
+
+static int notifications;
+
+static void
+m_note(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    (void)arg;
+    (void)params;
+    ck_assert(wire_jsonrpc_call_is_notification(call));
+    notifications++;
+    ck_assert_int_eq(wire_jsonrpc_respond(call, json_true()), 0); /* no-op */
+}
+
+static void
+m_echo(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    (void)arg;
+    wire_jsonrpc_respond(call, params != NULL ? json_incref(params) : NULL);
+}
+
+/* "later": kept, answered by the test. */
+static struct wire_jsonrpc_call *later[64];
+static int nlater;
+
+static void
+m_later(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    (void)arg;
+    (void)params;
+    ck_assert_int_lt(nlater, 64);
+    ck_assert_str_eq(wire_jsonrpc_call_method(call), "later");
+    later[nlater++] = call;
+}
+
+/* "close": closes the connection from inside the handler, then answers. */
+static void
+m_close(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    (void)arg;
+    (void)params;
+    wire_jsonrpc_close(wire_jsonrpc_call_peer(call));
+    ck_assert_int_eq(wire_jsonrpc_respond(call, NULL), WIRE_ECLOSED);
+}
+
+static const struct wire_jsonrpc_method methods[] = {
+    {"subtract", m_subtract, NULL},
+    {"sum", m_sum, NULL},
+    {"get_data", m_get_data, NULL},
+    {"update", m_note, NULL},
+    {"notify_hello", m_note, NULL},
+    {"notify_sum", m_note, NULL},
+    {"echo", m_echo, NULL},
+    {"later", m_later, NULL},
+    {"close", m_close, NULL},
+};
+#define NMETHODS (sizeof(methods) / sizeof(methods[0]))
+
+/* ---- recording ---- */
+
+struct closed {
+    int n;
+    int code;
+    int results_before; /* callbacks run before on_close */
+};
+
+struct res {
+    int n;
+    json_t *result;
+    int code;
+    bool local;
+    char msg[200];
+    json_t *data;
+    int order;          /* when it completed (see res_clock) */
+    struct closed *cl;  /* on_close must not have run yet */
+};
+static int res_clock;
+
+static void
+on_res(void *arg, json_t *result, const struct wire_jsonrpc_error *e)
+{
+    struct res *r = arg;
+    r->n++;
+    r->order = ++res_clock;
+    if (r->cl != NULL)
+        ck_assert_int_eq(r->cl->n, 0);
+    if (e == NULL) {
+        ck_assert_ptr_nonnull(result);
+        r->result = json_incref(result);
+    } else {
+        ck_assert_ptr_null(result);
+        r->code = e->code;
+        r->local = e->local;
+        snprintf(r->msg, sizeof(r->msg), "%s", e->message);
+        r->data = e->data != NULL ? json_incref(e->data) : NULL;
+    }
+}
+
+static void
+res_clear(struct res *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        json_decref(r[i].result);
+        json_decref(r[i].data);
+        r[i].result = r[i].data = NULL;
+    }
+}
+
+static void
+on_closed(void *arg, const struct wire_error *err)
+{
+    struct closed *c = arg;
+    c->n++;
+    c->code = err != NULL ? err->code : 0;
+    c->results_before = res_clock;
+}
+
+/* ---- stacks over the string transport ---- */
+
+static struct wire_protocol *
+framed(struct wire_protocol *rpc, int fr)
+{
+    struct wire_error err = {0};
+    struct wire_protocol *p;
+    if (fr == FR_LINES) {
+        struct wire_chunk_opts o;
+        wire_lines_opts_init(&o, true, false);
+        o.max_len = 4 * WIRE_JSONRPC_DEFAULT_MAX_MESSAGE;
+        p = wire_chunk_layer_new(rpc, &o, &err);
+    } else {
+        p = wire_content_length_layer_new(rpc, 4 * WIRE_JSONRPC_DEFAULT_MAX_MESSAGE,
+                                          &err);
+    }
+    ck_assert_msg(p != NULL, "%s", err.message);
+    return p;
+}
+
+struct rt {
+    int fr;
+    struct wire_transport *st;
+    struct wire_jsonrpc *rpc;
+    struct closed closed;
+};
+
+static void
+rt_new_opts(struct rt *r, int fr, struct wire_jsonrpc_opts *o)
+{
+    memset(r, 0, sizeof(*r));
+    r->fr = fr;
+    o->on_close = on_closed;
+    o->arg = &r->closed;
+    struct wire_error err = {0};
+    struct wire_protocol *p = wire_jsonrpc_new(o, &r->rpc, &err);
+    ck_assert_msg(p != NULL, "%s", err.message);
+    r->st = wire_string_transport_new(framed(p, fr));
+    ck_assert_ptr_nonnull(r->st);
+}
+
+static void
+rt_new(struct rt *r, int fr)
+{
+    struct wire_jsonrpc_opts o = {.methods = methods, .nmethods = NMETHODS};
+    rt_new_opts(r, fr, &o);
+}
+
+static void
+rt_free(struct rt *r)
+{
+    wire_string_transport_free(r->st);
+    ck_assert_int_eq(r->closed.n, 1);
+}
+
+/* `json` framed as the framing writes it (malloc'd; `*len` its size). */
+static char *
+frame_text(int fr, const char *json, size_t *len)
+{
+    size_t n = strlen(json);
+    char *out = malloc(n + 64);
+    ck_assert_ptr_nonnull(out);
+    if (fr == FR_LINES)
+        *len = (size_t)sprintf(out, "%s\n", json);
+    else
+        *len = (size_t)sprintf(out, "Content-Length: %zu\r\n\r\n%s", n, json);
+    return out;
+}
+
+/* Feed one message, whole or in pieces of `piece` bytes. */
+static void
+rt_feed(struct rt *r, const char *json, size_t piece)
+{
+    size_t len;
+    char *t = frame_text(r->fr, json, &len);
+    ck_assert_int_eq(wire_string_transport_feed_split(r->st, t, len,
+                                                      piece ? piece : len), 0);
+    free(t);
+}
+
+/* What the peer wrote since the last call: an array of the messages,
+ * each parsed. */
+static json_t *
+rt_take(struct rt *r)
+{
+    while (wire_string_transport_step(r->st) > 0)
+        ;
+    /* A NUL-terminated copy, for sscanf. */
+    const char *out = unit_output(r->st);
+    size_t len = strlen(out);
+    json_t *all = json_array();
+    size_t pos = 0;
+    while (pos < len) {
+        size_t n;
+        if (r->fr == FR_LINES) {
+            const char *nl = memchr(out + pos, '\n', len - pos);
+            ck_assert_msg(nl != NULL, "an unterminated line");
+            n = (size_t)(nl - (out + pos));
+        } else {
+            unsigned long v = 0;
+            int used = 0;
+            ck_assert_int_eq(sscanf(out + pos, "Content-Length: %lu\r\n\r\n%n",
+                                    &v, &used), 1);
+            ck_assert_int_gt(used, 0);
+            pos += (size_t)used;
+            n = v;
+            ck_assert_uint_le(pos + n, len);
+        }
+        json_error_t je;
+        json_t *m = json_loadb(out + pos, n, 0, &je);
+        ck_assert_msg(m != NULL, "output is not JSON: %s: %.*s", je.text,
+                      (int)n, out + pos);
+        json_array_append_new(all, m);
+        pos += n + (r->fr == FR_LINES ? 1 : 0);
+    }
+    wire_string_transport_clear_output(r->st);
+    return all;
+}
+
+static json_t *
+parse(const char *s)
+{
+    json_error_t je;
+    json_t *v = json_loads(s, JSON_DECODE_ANY, &je);
+    ck_assert_msg(v != NULL, "bad test JSON: %s: %s", je.text, s);
+    return v;
+}
+
+/* Exactly one message, equal to `want` (NULL: nothing at all). */
+static void
+expect_one(struct rt *r, const char *want, const char *ctx)
+{
+    json_t *got = rt_take(r);
+    char *gs = json_dumps(got, JSON_COMPACT);
+    if (want == NULL) {
+        ck_assert_msg(json_array_size(got) == 0, "%s: wanted nothing, got %s",
+                      ctx, gs);
+    } else {
+        json_t *w = parse(want);
+        ck_assert_msg(json_array_size(got) == 1 &&
+                          json_equal(json_array_get(got, 0), w),
+                      "%s [%s]: got %s, want %s", ctx, fr_names[r->fr], gs,
+                      want);
+        json_decref(w);
+    }
+    free(gs);
+    json_decref(got);
+}
+
+/* ---- section 7 ---- */
+
+struct vec {
+    const char *name, *req, *resp; /* resp NULL: no response */
+};
+
+static const struct vec spec_vectors[] = {
+    {"positional 1",
+     "{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [42, 23], \"id\": 1}",
+     "{\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 1}"},
+    {"positional 2",
+     "{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [23, 42], \"id\": 2}",
+     "{\"jsonrpc\": \"2.0\", \"result\": -19, \"id\": 2}"},
+    {"named 1",
+     "{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": {\"subtrahend\": 23, \"minuend\": 42}, \"id\": 3}",
+     "{\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 3}"},
+    {"named 2",
+     "{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": {\"minuend\": 42, \"subtrahend\": 23}, \"id\": 4}",
+     "{\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 4}"},
+    {"notification 1",
+     "{\"jsonrpc\": \"2.0\", \"method\": \"update\", \"params\": [1,2,3,4,5]}", NULL},
+    {"notification 2", "{\"jsonrpc\": \"2.0\", \"method\": \"foobar\"}", NULL},
+    {"non-existent method",
+     "{\"jsonrpc\": \"2.0\", \"method\": \"foobar\", \"id\": \"1\"}",
+     "{\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32601, \"message\": \"Method not found\"}, \"id\": \"1\"}"},
+    {"invalid JSON",
+     "{\"jsonrpc\": \"2.0\", \"method\": \"foobar, \"params\": \"bar\", \"baz]",
+     "{\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32700, \"message\": \"Parse error\"}, \"id\": null}"},
+    {"invalid Request object",
+     "{\"jsonrpc\": \"2.0\", \"method\": 1, \"params\": \"bar\"}",
+     "{\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32600, \"message\": \"Invalid Request\"}, \"id\": null}"},
+    {"batch, invalid JSON",
+     "[ {\"jsonrpc\": \"2.0\", \"method\": \"sum\", \"params\": [1,2,4], \"id\": \"1\"}, {\"jsonrpc\": \"2.0\", \"method\" ]",
+     "{\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32700, \"message\": \"Parse error\"}, \"id\": null}"},
+    {"empty Array", "[]",
+     "{\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32600, \"message\": \"Invalid Request\"}, \"id\": null}"},
+    {"invalid batch, not empty", "[1]",
+     "[ {\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32600, \"message\": \"Invalid Request\"}, \"id\": null} ]"},
+    {"invalid batch", "[1,2,3]",
+     "[ {\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32600, \"message\": \"Invalid Request\"}, \"id\": null},"
+     "  {\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32600, \"message\": \"Invalid Request\"}, \"id\": null},"
+     "  {\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32600, \"message\": \"Invalid Request\"}, \"id\": null} ]"},
+    {"batch",
+     "[ {\"jsonrpc\": \"2.0\", \"method\": \"sum\", \"params\": [1,2,4], \"id\": \"1\"},"
+     "  {\"jsonrpc\": \"2.0\", \"method\": \"notify_hello\", \"params\": [7]},"
+     "  {\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [42,23], \"id\": \"2\"},"
+     "  {\"foo\": \"boo\"},"
+     "  {\"jsonrpc\": \"2.0\", \"method\": \"foo.get\", \"params\": {\"name\": \"myself\"}, \"id\": \"5\"},"
+     "  {\"jsonrpc\": \"2.0\", \"method\": \"get_data\", \"id\": \"9\"} ]",
+     "[ {\"jsonrpc\": \"2.0\", \"result\": 7, \"id\": \"1\"},"
+     "  {\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": \"2\"},"
+     "  {\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32600, \"message\": \"Invalid Request\"}, \"id\": null},"
+     "  {\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32601, \"message\": \"Method not found\"}, \"id\": \"5\"},"
+     "  {\"jsonrpc\": \"2.0\", \"result\": [\"hello\", 5], \"id\": \"9\"} ]"},
+    {"batch, all notifications",
+     "[ {\"jsonrpc\": \"2.0\", \"method\": \"notify_sum\", \"params\": [1,2,4]},"
+     "  {\"jsonrpc\": \"2.0\", \"method\": \"notify_hello\", \"params\": [7]} ]",
+     NULL},
+};
+#define NVEC (sizeof(spec_vectors) / sizeof(spec_vectors[0]))
+
+START_TEST(test_spec_server)
+{
+    notifications = 0;
+    for (int fr = 0; fr < FR_N; fr++) {
+        for (size_t piece = 0; piece <= 7; piece += 7) {
+            /* One connection for every vector: each bad one leaves it
+             * usable. */
+            struct rt r;
+            rt_new(&r, fr);
+            for (size_t i = 0; i < NVEC; i++) {
+                rt_feed(&r, spec_vectors[i].req, piece);
+                char ctx[120];
+                snprintf(ctx, sizeof(ctx), "%s, pieces of %zu",
+                         spec_vectors[i].name, piece);
+                expect_one(&r, spec_vectors[i].resp, ctx);
+            }
+            ck_assert(!wire_string_transport_closed(r.st));
+            rt_free(&r);
+            ck_assert_int_eq(r.closed.code, WIRE_EABORTED);
+        }
+        /* Byte by byte. */
+        struct rt r;
+        rt_new(&r, fr);
+        for (size_t i = 0; i < NVEC; i++) {
+            rt_feed(&r, spec_vectors[i].req, 1);
+            expect_one(&r, spec_vectors[i].resp, spec_vectors[i].name);
+        }
+        rt_free(&r);
+    }
+    /* update, notify_hello, notify_sum and notify_hello, per run. */
+    ck_assert_int_eq(notifications, FR_N * 3 * 4);
+}
+END_TEST
+
+/* The same exchanges from the client's side: what it writes, and what
+ * its callbacks make of the specification's responses. */
+START_TEST(test_spec_client)
+{
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct rt r;
+        rt_new(&r, fr);
+        struct res res[8] = {{0}};
+        struct wire_error err = {0};
+        ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "subtract", json_pack("[ii]", 42, 23),
+                                           0, on_res, &res[0], &err), 0);
+        ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "subtract",
+                                           json_pack("{sisi}", "subtrahend", 23,
+                                                     "minuend", 42),
+                                           0, on_res, &res[1], &err), 0);
+        ck_assert_int_eq(wire_jsonrpc_notify(r.rpc, "update",
+                                             json_pack("[iiiii]", 1, 2, 3, 4, 5),
+                                             &err), 0);
+        ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "foobar", NULL, 0, on_res,
+                                           &res[2], &err), 0);
+        json_t *got = rt_take(&r);
+        json_t *want = parse(
+            "[{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [42, 23], \"id\": 1},"
+            " {\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": {\"subtrahend\": 23, \"minuend\": 42}, \"id\": 2},"
+            " {\"jsonrpc\": \"2.0\", \"method\": \"update\", \"params\": [1,2,3,4,5]},"
+            " {\"jsonrpc\": \"2.0\", \"method\": \"foobar\", \"id\": 3}]");
+        ck_assert(json_equal(got, want));
+        json_decref(got);
+        json_decref(want);
+        /* The answers, out of order. */
+        rt_feed(&r, "{\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32601, \"message\": \"Method not found\"}, \"id\": 3}", 0);
+        rt_feed(&r, "{\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 2}", 3);
+        rt_feed(&r, "{\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 1}", 1);
+        ck_assert_int_eq(res[0].n, 1);
+        ck_assert_int_eq(json_integer_value(res[0].result), 19);
+        ck_assert_int_eq(res[1].n, 1);
+        ck_assert_int_eq(json_integer_value(res[1].result), 19);
+        ck_assert_int_eq(res[2].n, 1);
+        ck_assert_int_eq(res[2].code, -32601);
+        ck_assert(!res[2].local);
+        ck_assert_str_eq(res[2].msg, "Method not found");
+        ck_assert(res[0].order > res[1].order && res[1].order > res[2].order);
+
+        /* The batch of section 7 (ids are ours: 4, 5, 6). */
+        struct wire_jsonrpc_batch *b = wire_jsonrpc_batch_new(r.rpc);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(wire_jsonrpc_batch_call(b, "sum", json_pack("[iii]", 1, 2, 4),
+                                                 on_res, &res[3]), 0);
+        ck_assert_int_eq(wire_jsonrpc_batch_notify(b, "notify_hello",
+                                                   json_pack("[i]", 7)), 0);
+        ck_assert_int_eq(wire_jsonrpc_batch_call(b, "subtract",
+                                                 json_pack("[ii]", 42, 23),
+                                                 on_res, &res[4]), 0);
+        ck_assert_int_eq(wire_jsonrpc_batch_call(b, "get_data", NULL, on_res,
+                                                 &res[5]), 0);
+        ck_assert_int_eq(wire_jsonrpc_batch_send(b, 0, &err), 0);
+        got = rt_take(&r);
+        want = parse(
+            "[[{\"jsonrpc\": \"2.0\", \"method\": \"sum\", \"params\": [1,2,4], \"id\": 4},"
+            "  {\"jsonrpc\": \"2.0\", \"method\": \"notify_hello\", \"params\": [7]},"
+            "  {\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [42,23], \"id\": 5},"
+            "  {\"jsonrpc\": \"2.0\", \"method\": \"get_data\", \"id\": 6}]]");
+        ck_assert(json_equal(got, want));
+        json_decref(got);
+        json_decref(want);
+        rt_feed(&r, "[{\"jsonrpc\": \"2.0\", \"result\": [\"hello\", 5], \"id\": 6},"
+                    " {\"jsonrpc\": \"2.0\", \"result\": 7, \"id\": 4},"
+                    " {\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 5}]", 0);
+        ck_assert_int_eq(json_integer_value(res[3].result), 7);
+        ck_assert_int_eq(json_integer_value(res[4].result), 19);
+        want = parse("[\"hello\", 5]");
+        ck_assert(json_equal(res[5].result, want));
+        json_decref(want);
+        for (int i = 0; i < 6; i++)
+            ck_assert_int_eq(res[i].n, 1);
+        /* Nothing was answered back to responses. */
+        expect_one(&r, NULL, "after responses");
+        rt_free(&r);
+        res_clear(res, 8);
+    }
+}
+END_TEST
+
+/* ---- the server part ---- */
+
+START_TEST(test_server_ids)
+{
+    static const struct vec v[] = {
+        {"string id", "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1],\"id\":\"abc\"}",
+         "{\"jsonrpc\":\"2.0\",\"result\":[1],\"id\":\"abc\"}"},
+        {"null id", "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":null}",
+         "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":null}"},
+        {"fractional id", "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{},\"id\":1.5}",
+         "{\"jsonrpc\":\"2.0\",\"result\":{},\"id\":1.5}"},
+        {"negative id", "{\"id\":-7,\"method\":\"echo\",\"jsonrpc\":\"2.0\"}",
+         "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":-7}"},
+        {"object id", "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":{}}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":null}"},
+        {"bool id", "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":true}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":null}"},
+        {"version 1.0", "{\"jsonrpc\":\"1.0\",\"method\":\"echo\",\"id\":4}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":4}"},
+        {"no version", "{\"method\":\"echo\",\"id\":4}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":4}"},
+        {"version number", "{\"jsonrpc\":2.0,\"method\":\"echo\",\"id\":4}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":4}"},
+        {"no method", "{\"jsonrpc\":\"2.0\",\"id\":5}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":5}"},
+        {"params a number", "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":3,\"id\":6}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":6}"},
+        {"params null", "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":null,\"id\":6}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":6}"},
+        {"a string", "\"hello\"",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":null}"},
+        {"extra members ignored",
+         "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[2],\"id\":7,\"x\":1}",
+         "{\"jsonrpc\":\"2.0\",\"result\":[2],\"id\":7}"},
+        {"invalid params from a handler",
+         "{\"jsonrpc\":\"2.0\",\"method\":\"subtract\",\"params\":[\"a\"],\"id\":8}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,\"message\":\"Invalid params\"},\"id\":8}"},
+        {"a NUL in the method name",
+         "{\"jsonrpc\":\"2.0\",\"method\":\"echo\\u0000x\",\"id\":9}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32601,\"message\":\"Method not found\"},\"id\":9}"},
+        {"duplicate members", "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1,\"id\":2}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,\"message\":\"Parse error\"},\"id\":null}"},
+        {"two texts in one message", "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1} {}",
+         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,\"message\":\"Parse error\"},\"id\":null}"},
+        {"a batch in a batch", "[[]]",
+         "[{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":null}]"},
+        {"a blank message is ignored", "  ", NULL},
+        {"a response to no call of ours",
+         "{\"jsonrpc\":\"2.0\",\"result\":1,\"id\":77}", NULL},
+    };
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct rt r;
+        rt_new(&r, fr);
+        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+            rt_feed(&r, v[i].req, 0);
+            expect_one(&r, v[i].resp, v[i].name);
+        }
+        rt_free(&r);
+    }
+}
+END_TEST
+
+/* Answers given later: a single call, a notification, and a batch whose
+ * array goes out in member order once its last member is answered. */
+START_TEST(test_server_later)
+{
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct rt r;
+        rt_new(&r, fr);
+        nlater = 0;
+        rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":1}", 0);
+        rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\"}", 0);
+        ck_assert_int_eq(nlater, 2);
+        expect_one(&r, NULL, "nothing yet");
+        ck_assert(!wire_jsonrpc_call_is_notification(later[0]));
+        ck_assert(wire_jsonrpc_call_is_notification(later[1]));
+        ck_assert_ptr_eq(wire_jsonrpc_call_peer(later[0]), r.rpc);
+        ck_assert_int_eq(wire_jsonrpc_respond(later[1], json_true()), 0);
+        expect_one(&r, NULL, "a notification answered");
+        ck_assert_int_eq(wire_jsonrpc_respond_error(later[0], -32001, "busy",
+                                                    json_pack("{si}", "retry", 3)),
+                         0);
+        expect_one(&r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32001,"
+                       "\"message\":\"busy\",\"data\":{\"retry\":3}},\"id\":1}",
+                   "an error with data");
+
+        nlater = 0;
+        rt_feed(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":\"a\"},"
+                    " {\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[0],\"id\":\"b\"},"
+                    " {\"jsonrpc\":\"2.0\",\"method\":\"later\"},"
+                    " 5,"
+                    " {\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":\"c\"}]", 0);
+        ck_assert_int_eq(nlater, 3);
+        expect_one(&r, NULL, "batch: nothing yet");
+        ck_assert_int_eq(wire_jsonrpc_respond(later[2], json_string("C")), 0);
+        ck_assert_int_eq(wire_jsonrpc_respond(later[1], NULL), 0);
+        expect_one(&r, NULL, "batch: one left");
+        ck_assert_int_eq(wire_jsonrpc_respond(later[0], json_string("A")), 0);
+        expect_one(&r,
+                   "[{\"jsonrpc\":\"2.0\",\"result\":\"A\",\"id\":\"a\"},"
+                   " {\"jsonrpc\":\"2.0\",\"result\":[0],\"id\":\"b\"},"
+                   " {\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":null},"
+                   " {\"jsonrpc\":\"2.0\",\"result\":\"C\",\"id\":\"c\"}]",
+                   "batch: all answered");
+        rt_free(&r);
+    }
+}
+END_TEST
+
+/* Calls answered after their connection is gone: WIRE_ECLOSED, freed. */
+START_TEST(test_server_after_close)
+{
+    struct rt r;
+    rt_new(&r, FR_LINES);
+    nlater = 0;
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":1}", 0);
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\"}", 0);
+    rt_feed(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":2},"
+                "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":3}]", 0);
+    ck_assert_int_eq(nlater, 4);
+    rt_free(&r);
+    ck_assert_ptr_null(wire_jsonrpc_call_peer(later[0]));
+    ck_assert_int_eq(wire_jsonrpc_respond(later[0], json_true()), WIRE_ECLOSED);
+    ck_assert_int_eq(wire_jsonrpc_respond(later[1], NULL), 0); /* notification */
+    ck_assert_int_eq(wire_jsonrpc_respond(later[2], NULL), WIRE_ECLOSED);
+    ck_assert_int_eq(wire_jsonrpc_respond_error(later[3], -32000, NULL, json_true()),
+                     WIRE_ECLOSED);
+}
+END_TEST
+
+/* A handler closes its connection: the rest of a batch gets nothing, and
+ * nothing crashes. */
+START_TEST(test_server_handler_closes)
+{
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct rt r;
+        rt_new(&r, fr);
+        rt_feed(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1},"
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"close\",\"id\":2},"
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":3}]", 0);
+        expect_one(&r, NULL, "closed in a batch");
+        ck_assert(wire_string_transport_closed(r.st));
+        ck_assert_int_eq(r.closed.n, 1);
+        ck_assert_int_eq(r.closed.code, 0);
+        rt_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(test_server_limits)
+{
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct wire_jsonrpc_opts o = {.methods = methods, .nmethods = NMETHODS,
+                                      .max_message = 200, .max_depth = 4};
+        struct rt r;
+        rt_new_opts(&r, fr, &o);
+        char big[400];
+        /* Over the size limit, with an id: -32600 naming it, even when
+         * the id comes after the bulk. */
+        snprintf(big, sizeof(big),
+                 "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"%0250d\"],"
+                 "\"id\":\"big\"}", 0);
+        rt_feed(&r, big, 0);
+        expect_one(&r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,"
+                       "\"message\":\"Invalid Request\"},\"id\":\"big\"}",
+                   "too large, id at the end");
+        snprintf(big, sizeof(big),
+                 "{\"id\": 12, \"params\":{\"a\":[{\"b\":\"}]\\\"\"}, \"%0250d\"]}}", 0);
+        rt_feed(&r, big, 0);
+        expect_one(&r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,"
+                       "\"message\":\"Invalid Request\"},\"id\":12}",
+                   "too large, nested");
+        snprintf(big, sizeof(big), "[{\"jsonrpc\":\"2.0\",\"method\":\"%0250d\"}]", 0);
+        rt_feed(&r, big, 0);
+        expect_one(&r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,"
+                       "\"message\":\"Invalid Request\"},\"id\":null}",
+                   "too large, a batch");
+        /* Exactly at the limit: answered. */
+        char exact[201];
+        int n = snprintf(exact, sizeof(exact),
+                         "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1,\"params\":[\"");
+        memset(exact + n, 'x', 200 - (size_t)n - 3);
+        memcpy(exact + 197, "\"]}", 4);
+        ck_assert_uint_eq(strlen(exact), 200);
+        rt_feed(&r, exact, 0);
+        json_t *got = rt_take(&r);
+        ck_assert_int_eq(json_array_size(got), 1);
+        ck_assert(json_is_array(json_object_get(json_array_get(got, 0), "result")));
+        json_decref(got);
+        /* Depth: 4 levels answered, 5 refused with -32700; brackets in
+         * strings do not count. */
+        rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[[[\"[[[{{\"]]],\"id\":2}", 0);
+        expect_one(&r, "{\"jsonrpc\":\"2.0\",\"result\":[[[\"[[[{{\"]]],\"id\":2}",
+                   "depth 4");
+        rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[[[[1]]]],\"id\":3}", 0);
+        expect_one(&r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,"
+                       "\"message\":\"Parse error\"},\"id\":null}",
+                   "depth 5");
+        /* Still usable. */
+        rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":4}", 0);
+        expect_one(&r, "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":4}", "usable");
+        ck_assert(!wire_string_transport_closed(r.st));
+        /* Too large and no id can be read: the connection closes. */
+        memset(big, '#', 300);
+        big[300] = '\0';
+        rt_feed(&r, big, 0);
+        expect_one(&r, NULL, "unreadable");
+        ck_assert(wire_string_transport_closed(r.st));
+        rt_free(&r);
+        ck_assert_int_eq(r.closed.code, 0);
+    }
+}
+END_TEST
+
+/* The peer's EOF while calls are being answered: their answers still go
+ * out, then the connection closes. */
+START_TEST(test_server_eof_waits)
+{
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct rt r;
+        rt_new(&r, fr);
+        nlater = 0;
+        rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":1}", 0);
+        ck_assert_int_eq(wire_string_transport_feed_eof(r.st), 0);
+        wire_string_transport_step(r.st);
+        ck_assert(!wire_string_transport_closed(r.st));
+        ck_assert_int_eq(r.closed.n, 0);
+        ck_assert_int_eq(wire_jsonrpc_respond(later[0], json_integer(5)), 0);
+        expect_one(&r, "{\"jsonrpc\":\"2.0\",\"result\":5,\"id\":1}", "after EOF");
+        ck_assert(wire_string_transport_closed(r.st));
+        ck_assert_int_eq(r.closed.n, 1);
+        ck_assert_int_eq(r.closed.code, 0);
+        rt_free(&r);
+        /* Nothing waiting: EOF closes at once. */
+        rt_new(&r, fr);
+        ck_assert_int_eq(wire_string_transport_feed_eof(r.st), 0);
+        wire_string_transport_step(r.st);
+        ck_assert(wire_string_transport_closed(r.st));
+        ck_assert_int_eq(r.closed.n, 1);
+        rt_free(&r);
+    }
+}
+END_TEST
+
+/* ---- the client part ---- */
+
+START_TEST(test_client_responses)
+{
+    struct rt r;
+    rt_new(&r, FR_CL);
+    struct res res[6] = {{0}};
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "x", NULL, 0, on_res, &res[i],
+                                           NULL), 0);
+    json_decref(rt_take(&r));
+    /* Unknown ids are dropped; malformed matches fail locally. */
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"result\":1,\"id\":99}", 0);
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"result\":1,\"id\":\"1\"}", 0);
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,\"message\":\"Parse error\"},\"id\":null}", 0);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(res[i].n, 0);
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"result\":1,\"error\":{\"code\":1,\"message\":\"m\"},\"id\":1}", 0);
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":\"x\"},\"id\":2}", 0);
+    rt_feed(&r, "{\"result\":1,\"id\":3}", 0);
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"result\":{\"k\":[1]},\"id\":4.0}", 0);
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32000,\"message\":\"m\",\"data\":[1]},\"id\":5}", 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(res[i].n, 1);
+        ck_assert_int_eq(res[i].code, WIRE_EPROTO);
+        ck_assert(res[i].local);
+    }
+    ck_assert_str_eq(res[0].msg, "jsonrpc: the response has both a result and an error");
+    ck_assert_int_eq(res[3].n, 1);
+    ck_assert(json_is_object(res[3].result));
+    ck_assert_int_eq(res[4].code, -32000);
+    ck_assert(!res[4].local);
+    ck_assert(json_is_array(res[4].data));
+    /* A second response to the same id: unknown now. */
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"result\":1,\"id\":5}", 0);
+    ck_assert_int_eq(res[4].n, 1);
+    expect_one(&r, NULL, "no answer to responses");
+    /* The last one fails when the connection goes, before on_close. */
+    res[5].cl = &r.closed;
+    rt_free(&r);
+    ck_assert_int_eq(res[5].n, 1);
+    ck_assert_int_eq(res[5].code, WIRE_ECLOSED);
+    ck_assert(res[5].local);
+    res_clear(res, 6);
+}
+END_TEST
+
+START_TEST(test_client_refused)
+{
+    struct rt r;
+    rt_new(&r, FR_LINES);
+    struct res res = {0};
+    struct wire_error err = {0};
+    ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "m", json_string("no"), 0, on_res,
+                                       &res, &err), WIRE_EINVAL);
+    ck_assert_str_eq(err.message, "jsonrpc: params must be an array or an object");
+    ck_assert_int_eq(wire_jsonrpc_call(r.rpc, NULL, NULL, 0, on_res, &res, &err),
+                     WIRE_EINVAL);
+    ck_assert_int_eq(wire_jsonrpc_notify(r.rpc, "m", json_integer(1), &err),
+                     WIRE_EINVAL);
+    struct wire_jsonrpc_batch *b = wire_jsonrpc_batch_new(r.rpc);
+    ck_assert_int_eq(wire_jsonrpc_batch_call(b, "m", json_true(), on_res, &res),
+                     WIRE_EINVAL);
+    ck_assert_int_eq(wire_jsonrpc_batch_send(b, 0, &err), WIRE_EINVAL);
+    ck_assert_str_eq(err.message, "jsonrpc: an empty batch");
+    /* After close: single calls refused (no callback); a batch's
+     * callbacks run with the error when the connection goes. */
+    struct res br[2] = {{0}};
+    b = wire_jsonrpc_batch_new(r.rpc);
+    wire_jsonrpc_batch_call(b, "m", NULL, on_res, &br[0]);
+    wire_jsonrpc_batch_call(b, "m", NULL, on_res, &br[1]);
+    wire_jsonrpc_close(r.rpc);
+    ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "m", NULL, 0, on_res, &res, &err),
+                     WIRE_ECLOSED);
+    ck_assert_int_eq(wire_jsonrpc_notify(r.rpc, "m", NULL, &err), WIRE_ECLOSED);
+    ck_assert_int_eq(wire_jsonrpc_batch_send(b, 0, &err), WIRE_ECLOSED);
+    wire_error_clear(&err);
+    ck_assert_int_eq(br[0].n, 0);
+    expect_one(&r, NULL, "nothing after close");
+    ck_assert_int_eq(r.closed.n, 1);
+    ck_assert_int_eq(br[0].n, 1);
+    ck_assert_int_eq(br[1].n, 1);
+    ck_assert_int_eq(br[1].code, WIRE_ECLOSED);
+    ck_assert_int_eq(res.n, 0);
+    rt_free(&r);
+}
+END_TEST
+
+/* Many calls outstanding, then the connection fails: every callback once,
+ * oldest first, before on_close. */
+START_TEST(test_client_lost)
+{
+    enum { N = 300 };
+    struct rt r;
+    rt_new(&r, FR_LINES);
+    struct res *res = calloc(N, sizeof(*res));
+    ck_assert_ptr_nonnull(res);
+    res_clock = 0;
+    for (int i = 0; i < N; i++) {
+        res[i].cl = &r.closed;
+        ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "m", json_pack("[i]", i), 0,
+                                           on_res, &res[i], NULL), 0);
+    }
+    /* Answer every third, out of order. */
+    for (int i = N - 1; i >= 0; i -= 3) {
+        char m[80];
+        snprintf(m, sizeof(m), "{\"jsonrpc\":\"2.0\",\"result\":%d,\"id\":%d}", i, i + 1);
+        rt_feed(&r, m, 0);
+        ck_assert_int_eq(json_integer_value(res[i].result), i);
+    }
+    ck_assert_int_eq(wire_string_transport_feed_error(r.st, -104, "reset"), 0);
+    wire_string_transport_step(r.st);
+    ck_assert_int_eq(r.closed.n, 1);
+    ck_assert_int_eq(r.closed.results_before, N);
+    int last = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(res[i].n, 1);
+        if ((N - 1 - i) % 3 != 0) {
+            ck_assert_int_eq(res[i].code, WIRE_ECLOSED);
+            ck_assert_contains(res[i].msg, "reset");
+            ck_assert_int_gt(res[i].order, last);
+            last = res[i].order;
+        }
+    }
+    rt_free(&r);
+    res_clear(res, N);
+    free(res);
+}
+END_TEST
+
+/* Calls made before the connection is made go out once it is. */
+static void
+call_before_made(int fr)
+{
+    struct closed cl = {0};
+    struct wire_jsonrpc_opts o = {.on_close = on_closed, .arg = &cl};
+    struct wire_jsonrpc *rpc;
+    struct wire_protocol *p = wire_jsonrpc_new(&o, &rpc, NULL);
+    struct res res = {0};
+    ck_assert_int_eq(wire_jsonrpc_call(rpc, "a", NULL, 0, on_res, &res, NULL), 0);
+    ck_assert_int_eq(wire_jsonrpc_notify(rpc, "b", NULL, NULL), 0);
+    struct rt r = {.fr = fr};
+    r.st = wire_string_transport_new(framed(p, fr));
+    json_t *got = rt_take(&r);
+    json_t *want = parse("[{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":1},"
+                         "{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]");
+    ck_assert(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    wire_string_transport_free(r.st);
+    ck_assert_int_eq(res.n, 1);
+    ck_assert_int_eq(cl.n, 1);
+
+    /* Never made: the call fails and on_close says so, at destroy. */
+    struct closed cl2 = {0};
+    o.arg = &cl2;
+    struct res res2 = {0};
+    p = wire_jsonrpc_new(&o, &rpc, NULL);
+    wire_jsonrpc_call(rpc, "a", NULL, 0, on_res, &res2, NULL);
+    wire_protocol_destroy(p);
+    ck_assert_int_eq(res2.n, 1);
+    ck_assert_int_eq(res2.code, WIRE_ECLOSED);
+    ck_assert_int_eq(cl2.n, 1);
+    ck_assert_int_eq(cl2.code, WIRE_ECLOSED);
+}
+
+START_TEST(test_client_before_made)
+{
+    call_before_made(FR_LINES);
+    call_before_made(FR_CL);
+}
+END_TEST
+
+/* ---- over a loop: the memory pair ---- */
+
+struct pair {
+    struct wire_loop *loop;
+    struct wire_jsonrpc *client, *server;
+    struct closed ccl, scl;
+};
+
+/* "sleep" {"ms": N}: answered by a loop timer. */
+struct nap {
+    struct wire_jsonrpc_call *call;
+    struct wire_timer *tm;
+    json_int_t ms;
+};
+static struct wire_loop *nap_loop;
+
+static void
+nap_done(void *arg)
+{
+    struct nap *n = arg;
+    wire_timer_free(n->tm);
+    wire_jsonrpc_respond(n->call, json_integer(n->ms));
+    free(n);
+}
+
+static void
+m_sleep(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    (void)arg;
+    struct nap *n = calloc(1, sizeof(*n));
+    ck_assert_ptr_nonnull(n);
+    n->call = call;
+    n->ms = json_integer_value(json_object_get(params, "ms"));
+    n->tm = wire_timer_new(nap_loop, nap_done, n);
+    wire_timer_start(n->tm, (uint64_t)n->ms, 0);
+}
+
+/* "callback": the server calls its client's "echo" before answering. */
+static void
+cb_echo_done(void *arg, json_t *result, const struct wire_jsonrpc_error *e)
+{
+    struct wire_jsonrpc_call *call = arg;
+    ck_assert_ptr_null(e);
+    wire_jsonrpc_respond(call, json_pack("{sO}", "client said", result));
+}
+
+static void
+m_callback(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    (void)arg;
+    ck_assert_int_eq(wire_jsonrpc_call(wire_jsonrpc_call_peer(call), "echo",
+                                       json_incref(params), 0, cb_echo_done, call,
+                                       NULL), 0);
+}
+
+static const struct wire_jsonrpc_method loop_methods[] = {
+    {"echo", m_echo, NULL},
+    {"sleep", m_sleep, NULL},
+    {"later", m_later, NULL},
+    {"callback", m_callback, NULL},
+    {"sum", m_sum, NULL},
+};
+
+static void
+pair_new(struct pair *pr, int fr, uint64_t timeout_ms)
+{
+    memset(pr, 0, sizeof(*pr));
+    pr->loop = wire_loop_new();
+    ck_assert_ptr_nonnull(pr->loop);
+    nap_loop = pr->loop;
+    struct wire_jsonrpc_opts co = {.methods = loop_methods, .nmethods = 1,
+                                   .call_timeout_ms = timeout_ms,
+                                   .on_close = on_closed, .arg = &pr->ccl};
+    struct wire_jsonrpc_opts so = {.methods = loop_methods,
+                                   .nmethods = sizeof(loop_methods) / sizeof(loop_methods[0]),
+                                   .on_close = on_closed, .arg = &pr->scl};
+    struct wire_protocol *c = framed(wire_jsonrpc_new(&co, &pr->client, NULL), fr);
+    struct wire_protocol *s = framed(wire_jsonrpc_new(&so, &pr->server, NULL), fr);
+    ck_assert_int_eq(wire_mem_pair(pr->loop, c, s, 0, NULL, NULL), 0);
+}
+
+static bool
+both_closed(void *arg)
+{
+    struct pair *pr = arg;
+    return pr->ccl.n == 1 && pr->scl.n == 1;
+}
+
+static void
+pair_free(struct pair *pr)
+{
+    wire_jsonrpc_close(pr->client);
+    ck_assert(unit_run_until(pr->loop, both_closed, pr, 5000));
+    ck_assert_int_eq(wire_loop_run(pr->loop), 0);
+    wire_loop_free(pr->loop);
+}
+
+struct counted {
+    struct res *res;
+    int n;
+};
+
+static bool
+all_done(void *arg)
+{
+    struct counted *c = arg;
+    for (int i = 0; i < c->n; i++)
+        if (c->res[i].n == 0)
+            return false;
+    return true;
+}
+
+START_TEST(test_loop_out_of_order)
+{
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct pair pr;
+        pair_new(&pr, fr, 0);
+        static const int ms[] = {80, 5, 40, 0, 20};
+        struct res res[5] = {{0}};
+        res_clock = 0;
+        for (int i = 0; i < 5; i++)
+            ck_assert_int_eq(wire_jsonrpc_call(pr.client, "sleep",
+                                               json_pack("{si}", "ms", ms[i]), 0,
+                                               on_res, &res[i], NULL), 0);
+        struct counted c = {res, 5};
+        ck_assert(unit_run_until(pr.loop, all_done, &c, 5000));
+        for (int i = 0; i < 5; i++) {
+            ck_assert_int_eq(res[i].n, 1);
+            ck_assert_int_eq(json_integer_value(res[i].result), ms[i]);
+        }
+        /* Answered as they woke: 0, 5, 20, 40, 80. */
+        ck_assert(res[3].order < res[1].order && res[1].order < res[4].order &&
+                  res[4].order < res[2].order && res[2].order < res[0].order);
+        pair_free(&pr);
+        res_clear(res, 5);
+    }
+}
+END_TEST
+
+/* Log lines, captured. */
+static char logged[1024];
+
+static void
+capture_log(void *arg, enum wire_log_level level, const char *msg)
+{
+    (void)arg;
+    (void)level;
+    snprintf(logged + strlen(logged), sizeof(logged) - strlen(logged), "%s\n", msg);
+}
+
+static bool
+logged_something(void *arg)
+{
+    (void)arg;
+    return logged[0] != '\0';
+}
+
+START_TEST(test_loop_timeout)
+{
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct pair pr;
+        pair_new(&pr, fr, 50);
+        logged[0] = '\0';
+        wire_loop_set_log(pr.loop, capture_log, NULL);
+        nlater = 0;
+        struct res res[3] = {{0}};
+        ck_assert_int_eq(wire_jsonrpc_call(pr.client, "later", NULL, 0, on_res,
+                                           &res[0], NULL), 0);
+        ck_assert_int_eq(wire_jsonrpc_call(pr.client, "later", NULL, UINT64_MAX,
+                                           on_res, &res[1], NULL), 0);
+        ck_assert_int_eq(wire_jsonrpc_call(pr.client, "echo", NULL, 0, on_res,
+                                           &res[2], NULL), 0);
+        struct counted c = {res, 1};
+        ck_assert(unit_run_until(pr.loop, all_done, &c, 5000));
+        ck_assert_int_eq(res[0].code, WIRE_ETIMEDOUT);
+        ck_assert(res[0].local);
+        ck_assert_str_eq(res[0].msg, "jsonrpc: no response within 50 ms");
+        ck_assert_int_eq(res[1].n, 0); /* no timeout */
+        ck_assert_int_eq(res[2].n, 1);
+        ck_assert_int_eq(nlater, 2);
+        /* The late answer: an unknown id now, logged and dropped. */
+        ck_assert_int_eq(wire_jsonrpc_respond(later[0], json_true()), 0);
+        ck_assert(unit_run_until(pr.loop, logged_something, NULL, 5000));
+        ck_assert_contains(logged, "jsonrpc: dropped a response with unknown id 1");
+        ck_assert_int_eq(res[0].n, 1);
+        /* The other one fails when the connection goes. */
+        wire_jsonrpc_respond(later[1], NULL); /* before: answered normally */
+        c.n = 2;
+        c.res = res;
+        ck_assert(unit_run_until(pr.loop, all_done, &c, 5000));
+        ck_assert_int_eq(res[1].n, 1);
+        ck_assert(json_is_null(res[1].result));
+        pair_free(&pr);
+        res_clear(res, 3);
+    }
+}
+END_TEST
+
+START_TEST(test_loop_many)
+{
+    enum { N = 2000 };
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct pair pr;
+        pair_new(&pr, fr, 0);
+        struct res *res = calloc(N, sizeof(*res));
+        for (int i = 0; i < N; i++)
+            ck_assert_int_eq(wire_jsonrpc_call(pr.client, i % 2 ? "echo" : "sleep",
+                                               json_pack("{si}", "ms", i % 7), 0,
+                                               on_res, &res[i], NULL), 0);
+        struct counted c = {res, N};
+        ck_assert(unit_run_until(pr.loop, all_done, &c, 20000));
+        for (int i = 0; i < N; i++) {
+            ck_assert_int_eq(res[i].n, 1);
+            if (i % 2)
+                ck_assert_int_eq(json_integer_value(json_object_get(res[i].result, "ms")),
+                                 i % 7);
+            else
+                ck_assert_int_eq(json_integer_value(res[i].result), i % 7);
+        }
+        pair_free(&pr);
+        res_clear(res, N);
+        free(res);
+    }
+}
+END_TEST
+
+/* Batches both ways, and a server calling its client back. */
+START_TEST(test_loop_batch_and_callback)
+{
+    for (int fr = 0; fr < FR_N; fr++) {
+        struct pair pr;
+        pair_new(&pr, fr, 0);
+        struct res res[4] = {{0}};
+        struct wire_jsonrpc_batch *b = wire_jsonrpc_batch_new(pr.client);
+        wire_jsonrpc_batch_call(b, "sleep", json_pack("{si}", "ms", 30), on_res, &res[0]);
+        wire_jsonrpc_batch_notify(b, "sum", json_pack("[i]", 1));
+        wire_jsonrpc_batch_call(b, "sum", json_pack("[ii]", 1, 2), on_res, &res[1]);
+        wire_jsonrpc_batch_call(b, "nope", NULL, on_res, &res[2]);
+        ck_assert_int_eq(wire_jsonrpc_batch_send(b, 0, NULL), 0);
+        ck_assert_int_eq(wire_jsonrpc_call(pr.client, "callback", json_pack("[s]", "hi"),
+                                           0, on_res, &res[3], NULL), 0);
+        struct counted c = {res, 4};
+        ck_assert(unit_run_until(pr.loop, all_done, &c, 5000));
+        ck_assert_int_eq(json_integer_value(res[0].result), 30);
+        ck_assert_int_eq(json_integer_value(res[1].result), 3);
+        ck_assert_int_eq(res[2].code, WIRE_JSONRPC_METHOD_NOT_FOUND);
+        json_t *want = parse("{\"client said\": [\"hi\"]}");
+        ck_assert(json_equal(res[3].result, want));
+        json_decref(want);
+        /* The batch's array came after the callback's answer (it waited
+         * for its slowest member). */
+        ck_assert_int_lt(res[3].order, res[1].order);
+        pair_free(&pr);
+        res_clear(res, 4);
+    }
+}
+END_TEST
+
+/* The server goes away with calls outstanding: each fails once. */
+START_TEST(test_loop_server_gone)
+{
+    struct pair pr;
+    pair_new(&pr, FR_LINES, 0);
+    nlater = 0;
+    struct res res[10] = {{0}};
+    for (int i = 0; i < 10; i++) {
+        res[i].cl = &pr.ccl;
+        wire_jsonrpc_call(pr.client, "later", NULL, 0, on_res, &res[i], NULL);
+    }
+    while (nlater < 10)
+        ck_assert_int_ge(wire_loop_run_once(pr.loop, true), 0);
+    wire_jsonrpc_close(pr.server);
+    struct counted c = {res, 10};
+    ck_assert(unit_run_until(pr.loop, all_done, &c, 5000));
+    for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(res[i].n, 1);
+        ck_assert_int_eq(res[i].code, WIRE_ECLOSED);
+    }
+    ck_assert(unit_run_until(pr.loop, both_closed, &pr, 5000));
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(wire_jsonrpc_respond(later[i], NULL), WIRE_ECLOSED);
+    ck_assert_int_eq(wire_loop_run(pr.loop), 0);
+    wire_loop_free(pr.loop);
+}
+END_TEST
 
 Suite *
 jsonrpc_suite(void)
 {
-    return suite_create("jsonrpc");
+    Suite *s = suite_create("jsonrpc");
+    TCase *tc = unit_tcase(s, "spec");
+    tcase_add_test(tc, test_spec_server);
+    tcase_add_test(tc, test_spec_client);
+    tc = unit_tcase(s, "server");
+    tcase_add_test(tc, test_server_ids);
+    tcase_add_test(tc, test_server_later);
+    tcase_add_test(tc, test_server_after_close);
+    tcase_add_test(tc, test_server_handler_closes);
+    tcase_add_test(tc, test_server_limits);
+    tcase_add_test(tc, test_server_eof_waits);
+    tc = unit_tcase(s, "client");
+    tcase_add_test(tc, test_client_responses);
+    tcase_add_test(tc, test_client_refused);
+    tcase_add_test(tc, test_client_lost);
+    tcase_add_test(tc, test_client_before_made);
+    tc = unit_tcase(s, "loop");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_loop_out_of_order);
+    tcase_add_test(tc, test_loop_timeout);
+    tcase_add_test(tc, test_loop_many);
+    tcase_add_test(tc, test_loop_batch_and_callback);
+    tcase_add_test(tc, test_loop_server_gone);
+    return s;
 }

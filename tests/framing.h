@@ -41,12 +41,13 @@ size_t fr_rand_below(size_t n);
 
 /* ---- stacks ---- */
 
-enum { K_CHUNK, K_LENPREFIX };
+enum { K_CHUNK, K_LENPREFIX, K_CONTENT_LENGTH };
 
 struct stack_cfg {
     int kind;
     struct wire_chunk_opts co;
     struct wire_lenprefix_opts lo;
+    size_t cl_max; /* K_CONTENT_LENGTH: the limit (0: the default) */
 };
 
 /* A chunk layer splitting on `delim` (NULL: the default "\n"), with the
@@ -56,6 +57,8 @@ struct stack_cfg lines_cfg(bool accept_crlf, bool write_crlf);
 /* A binary length prefix of `width` bytes, little endian when `le`. */
 struct stack_cfg lp_cfg(unsigned width, bool le, uint64_t max);
 struct stack_cfg ns_cfg(uint64_t max);
+/* Content-Length headers (check_content_length.c). */
+struct stack_cfg cl_cfg(size_t max);
 
 /* The layer `c` over a recorder (message mode) writing into `log`, on a
  * string transport; the layer is log->t. */

@@ -91,6 +91,14 @@ ns_cfg(uint64_t max)
     return c;
 }
 
+struct stack_cfg
+cl_cfg(size_t max)
+{
+    struct stack_cfg c = cfg_of(K_CONTENT_LENGTH);
+    c.cl_max = max;
+    return c;
+}
+
 struct wire_transport *
 stack_new(const struct stack_cfg *c, struct rec_log *log)
 {
@@ -98,8 +106,10 @@ stack_new(const struct stack_cfg *c, struct rec_log *log)
     log->messages = true;
     struct wire_protocol *up = rec_new(log);
     struct wire_protocol *p =
-        c->kind == K_CHUNK ? wire_chunk_layer_new(up, &c->co, &err)
-                           : wire_lenprefix_layer_new(up, &c->lo, &err);
+        c->kind == K_CHUNK       ? wire_chunk_layer_new(up, &c->co, &err)
+        : c->kind == K_LENPREFIX ? wire_lenprefix_layer_new(up, &c->lo, &err)
+                                 : wire_content_length_layer_new(up, c->cl_max,
+                                                                 &err);
     ck_assert_msg(p != NULL, "layer_new: %s", err.message ? err.message : "?");
     struct wire_transport *st = wire_string_transport_new(p);
     ck_assert_ptr_nonnull(st);

@@ -47,6 +47,12 @@ struct matrix_proto {
      * must refuse with WIRE_EMSGSIZE. */
     size_t prefix_max;
     bool little_endian, counts_header, netstring;
+    /* "Content-Length: N\r\n\r\n" headers (the Content-Length layer). */
+    bool content_length;
+    /* Divides the echo cells' byte budget (0: 1), for rows whose
+     * messages cost far more than their bytes (JSON-RPC: hex in JSON,
+     * parsed and built again on both ends). */
+    unsigned share;
     /* Largest message of the echo cells, and the receive limit the
      * stacks are built with there (0 for a format without one). */
     size_t max_msg;
@@ -58,6 +64,14 @@ struct matrix_proto {
     /* The limit is reported to a stream read (WIRE_EMSGSIZE), and the
      * application aborts, instead of failing the connection itself. */
     bool err_in_read;
+    /* The client's write_eof is the stack's own, over any transport (the
+     * HTTP client layer: no more requests), not the transport's
+     * half-close. */
+    bool own_half_close;
+    /* Nothing can carry a message the server writes after the client's
+     * EOF (HTTP: no request is left to answer), so the half-close
+     * exchange has no trailer: the client gets every echo, then EOF. */
+    bool no_write_after_eof;
 };
 
 extern const struct matrix_proto matrix_protos[];
@@ -94,6 +108,8 @@ struct mx_end {
     struct wire_protocol *bottom; /* what the transport below feeds */
     struct wire_transport *t;  /* the transport the application writes on */
     struct wire_stream *s;     /* the stream forms */
+    struct wire_jsonrpc *rpc;  /* the JSON-RPC form */
+    struct wire_jsonrpc_call *cur_call; /* the call being echoed */
     /* record */
     int made, lost, eofs, destroyed, depth;
     int pauses;                /* pause_writing (or drain waits) */
@@ -167,5 +183,16 @@ struct wire_protocol *mx_build_lp_layer(struct mx_end *e);
 struct wire_protocol *mx_build_lp_cb(struct mx_end *e);
 struct wire_protocol *mx_build_stream_exact(struct mx_end *e);
 struct wire_protocol *mx_build_stream_until(struct mx_end *e);
+/* The HTTP client layer (client) and server layer (server), each over
+ * the application as a layer form. */
+struct wire_protocol *mx_build_http_layer(struct mx_end *e);
+/* The half-close exchange of a cell: does write_eof work, and does the
+ * server answer the EOF with a trailer? */
+bool mx_half_close(const struct mx_cell *m);
+bool mx_trailer(const struct mx_cell *m);
+struct wire_protocol *mx_build_cl_layer(struct mx_end *e);
+/* JSON-RPC over lines (or, for a `content_length` row, Content-Length):
+ * each message is an "echo" call whose params carry it in hex. */
+struct wire_protocol *mx_build_jsonrpc(struct mx_end *e);
 
 #endif

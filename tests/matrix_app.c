@@ -141,6 +141,10 @@ mx_wire_len(const struct matrix_proto *r, size_t n)
     }
     if (r->width > 0)
         return r->width + n;
+    if (r->content_length) {
+        char h[64];
+        return (uint64_t)snprintf(h, sizeof(h), "Content-Length: %zu\r\n\r\n", n) + n;
+    }
     return n + (r->wsep != NULL ? r->wsep_len : r->sep_len);
 }
 
@@ -314,7 +318,7 @@ send_more(struct mx_end *e)
          * queued or not, through the layers. */
         e->eof_sent = true;
         int rc = e->form->write_eof(e);
-        if (!(e->c->f->caps & CONF_CAP_HALF_CLOSE)) {
+        if (!mx_half_close(m)) {
             /* Declared: no half-close.  write_eof says so through the
              * stack and changes nothing: the exchange goes on as an echo
              * (the client closes after the last echo). */
@@ -329,6 +333,18 @@ send_more(struct mx_end *e)
         }
     }
     e->sending = false;
+}
+
+bool
+mx_half_close(const struct mx_cell *m)
+{
+    return (m->c->f->caps & CONF_CAP_HALF_CLOSE) || m->row->own_half_close;
+}
+
+bool
+mx_trailer(const struct mx_cell *m)
+{
+    return mx_half_close(m) && !m->row->no_write_after_eof;
 }
 
 /* What the server answers an EOF with, in the half-close exchange: no
@@ -401,7 +417,7 @@ mx_app_message(struct mx_end *e, const void *data, size_t len)
 {
     struct conf_ctx *c = e->c;
     struct mx_cell *m = e->cell;
-    bool half = (c->f->caps & CONF_CAP_HALF_CLOSE) != 0;
+    bool half = mx_half_close(m);
     enter(e, "message");
     if (!e->made || e->lost || e->eofs)
         conf_violation(c, "%s: message out of order (made %d, eof %d, lost "
@@ -418,7 +434,8 @@ mx_app_message(struct mx_end *e, const void *data, size_t len)
             conf_violation(c, "server: echoing message %zu (%zu bytes): %s",
                            e->nrcvd, len, wire_strerror(rc));
         e->nrcvd++;
-    } else if (m->mode == MX_HALFCLOSE && half && e->nrcvd == m->n_echo) {
+    } else if (m->mode == MX_HALFCLOSE && mx_trailer(m) &&
+               e->nrcvd == m->n_echo) {
         char want[64];
         size_t wl = trailer(m, want, sizeof(want));
         if (len != wl || memcmp(data, want, wl) != 0)
@@ -435,6 +452,8 @@ mx_app_message(struct mx_end *e, const void *data, size_t len)
             (m->mode == MX_ECHO || (m->mode == MX_HALFCLOSE && !half))) {
             m->done = true;
             e->form->close(e);
+        } else if (e->nrcvd == m->n_echo && m->mode == MX_HALFCLOSE) {
+            m->done = true; /* no trailer: the EOF comes next */
         } else if (e->nrcvd == m->n_echo && m->mode == MX_OVERLONG) {
             m->done = true;
             send_more(e);
@@ -463,7 +482,7 @@ mx_app_eof(struct mx_end *e)
                            e->nrcvd, m->n);
         /* Without half-close the EOF is the client's close: nothing to
          * answer. */
-        if (e->c->f->caps & CONF_CAP_HALF_CLOSE) {
+        if (mx_trailer(m)) {
             char buf[64];
             size_t n = trailer(m, buf, sizeof(buf));
             int rc = e->form->send(e, buf, n, 0);

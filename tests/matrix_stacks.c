@@ -351,6 +351,26 @@ mx_build_lp_cb(struct mx_end *e)
     return build_framed(e, true, true);
 }
 
+/* ---- the HTTP layers ---- */
+
+struct wire_protocol *
+mx_build_http_layer(struct mx_end *e)
+{
+    struct wire_http_layer_opts o = {0};
+    struct wire_error err = {0};
+    o.limits.max_body = e->limit;
+    wire_protocol_init(&e->base, &layer_app_ops);
+    e->form = &layer_form;
+    e->tname = e->server ? "http-server" : "http-client";
+    struct wire_protocol *p =
+        e->server ? wire_http_server_layer_new(&e->base, &o, &err)
+                  : wire_http_client_layer_new(&e->base, &o, &err);
+    CK(e->c, p != NULL, "%s: http layer: %s", e->role,
+       err.message != NULL ? err.message : "(no message)");
+    wire_error_clear(&err);
+    return p;
+}
+
 /* ---- the stream forms ---- */
 
 static const struct mx_form stream_exact_form;
@@ -646,4 +666,265 @@ struct wire_protocol *
 mx_build_stream_until(struct mx_end *e)
 {
     return build_stream(e, &stream_until_form, e->limit);
+}
+
+/* ---- the Content-Length layer ---- */
+
+struct wire_protocol *
+mx_build_cl_layer(struct mx_end *e)
+{
+    struct wire_error err = {0};
+    wire_protocol_init(&e->base, &layer_app_ops);
+    e->form = &layer_form;
+    e->tname = "content-length";
+    struct wire_protocol *p = wire_content_length_layer_new(&e->base, e->limit,
+                                                           &err);
+    CK(e->c, p != NULL, "%s: wire_content_length_layer_new: %s", e->role,
+       err.message != NULL ? err.message : "(no message)");
+    wire_error_clear(&err);
+    return p;
+}
+
+/* ---- JSON-RPC: each message an "echo" call, its bytes in hex ----
+ *
+ * The client calls "echo" with ["<hex>"] and hands each result, decoded,
+ * to the application as the echo; the server's "echo" method hands the
+ * decoded params to the application, whose echo (form send) answers the
+ * call.  The half-close exchange: the client notifies "eof" and then
+ * half-closes; the server's "eof" method is the application's EOF, and
+ * its trailer goes to the client as a notification "msg".  A clean loss
+ * without that is reported as the peer's EOF, then the loss (the peer
+ * does not tell EOF from close). */
+
+
+static const char hexd[] = "0123456789abcdef";
+
+static json_t *
+hex_params(const void *data, size_t len)
+{
+    const unsigned char *d = data;
+    char *h = malloc(2 * len + 1);
+    if (h == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        h[2 * i] = hexd[d[i] >> 4];
+        h[2 * i + 1] = hexd[d[i] & 15];
+    }
+    h[2 * len] = '\0';
+    json_t *s = json_stringn(h, 2 * len);
+    free(h);
+    return s;
+}
+
+/* The bytes in hex string `s` (malloc'd; NULL when malformed). */
+static unsigned char *
+unhex(struct mx_end *e, json_t *s, size_t *len)
+{
+    const char *h = json_string_value(s);
+    size_t n = json_string_length(s);
+    if (h == NULL || n % 2 != 0) {
+        conf_violation(e->c, "%s: a message that is not a hex string", e->role);
+        return NULL;
+    }
+    unsigned char *b = malloc(n / 2 + 1);
+    CK(e->c, b != NULL, "out of memory");
+    for (size_t i = 0; i < n / 2; i++) {
+        const char *hi = strchr(hexd, h[2 * i]), *lo = strchr(hexd, h[2 * i + 1]);
+        if (hi == NULL || lo == NULL || h[2 * i] == '\0' || h[2 * i + 1] == '\0') {
+            conf_violation(e->c, "%s: bad hex at %zu", e->role, 2 * i);
+            free(b);
+            return NULL;
+        }
+        b[i] = (unsigned char)((hi - hexd) << 4 | (lo - hexd));
+    }
+    *len = n / 2;
+    return b;
+}
+
+static void
+rpc_result(void *arg, json_t *result, const struct wire_jsonrpc_error *err)
+{
+    struct mx_end *e = arg;
+    if (err != NULL) {
+        if (!(err->local && err->code == WIRE_ECLOSED && (e->closing || e->lost)))
+            conf_violation(e->c, "client: a call failed: %d %s", err->code,
+                           err->message);
+        return;
+    }
+    size_t len = 0;
+    unsigned char *b = unhex(e, result, &len);
+    if (b != NULL)
+        mx_app_message(e, b, len);
+    free(b);
+}
+
+static int
+rpc_send(struct mx_end *e, const void *data, size_t len, unsigned method)
+{
+    (void)method;
+    json_t *s = hex_params(data, len);
+    if (s == NULL)
+        return WIRE_ENOMEM;
+    if (e->server && e->cur_call != NULL) { /* the echo: the call's answer */
+        struct wire_jsonrpc_call *call = e->cur_call;
+        e->cur_call = NULL;
+        return wire_jsonrpc_respond(call, s);
+    }
+    json_t *params = json_array();
+    if (params == NULL || json_array_append_new(params, s) != 0)
+        return WIRE_ENOMEM;
+    if (e->server) /* the trailer */
+        return wire_jsonrpc_notify(e->rpc, "msg", params, NULL);
+    return wire_jsonrpc_call(e->rpc, "echo", params, UINT64_MAX, rpc_result, e,
+                             NULL);
+}
+
+static void
+rpc_pause_in(struct mx_end *e)
+{
+    e->in_paused = true;
+    wire_transport_pause_reading(e->t);
+}
+
+static void
+rpc_resume_in(struct mx_end *e)
+{
+    e->in_paused = false;
+    wire_transport_resume_reading(e->t);
+}
+
+static void
+rpc_close(struct mx_end *e)
+{
+    e->closing = true;
+    wire_jsonrpc_close(e->rpc);
+}
+
+static void
+rpc_abort(struct mx_end *e)
+{
+    e->closing = true;
+    if (e->t != NULL)
+        wire_transport_abort(e->t);
+}
+
+static int
+rpc_write_eof(struct mx_end *e)
+{
+    if (!wire_transport_can_write_eof(e->t))
+        return WIRE_ENOTSUP;
+    int rc = wire_jsonrpc_notify(e->rpc, "eof", NULL, NULL);
+    return rc != 0 ? rc : wire_transport_write_eof(e->t);
+}
+
+static const struct mx_form jsonrpc_form = {
+    .name = "jsonrpc", .windowed = true, .send = rpc_send,
+    .pause_in = rpc_pause_in, .resume_in = rpc_resume_in,
+    .close = rpc_close, .abort = rpc_abort, .write_eof = rpc_write_eof,
+};
+
+static void
+rpc_m_echo(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    struct mx_end *e = arg;
+    size_t len = 0;
+    unsigned char *b = unhex(e, json_array_get(params, 0), &len);
+    if (b == NULL) {
+        wire_jsonrpc_respond_error(call, WIRE_JSONRPC_INVALID_PARAMS, NULL, NULL);
+        return;
+    }
+    e->cur_call = call;
+    mx_app_message(e, b, len);
+    free(b);
+    if (e->cur_call != NULL) { /* not echoed: answer anyway */
+        e->cur_call = NULL;
+        wire_jsonrpc_respond_error(call, WIRE_JSONRPC_INTERNAL_ERROR, NULL, NULL);
+    }
+}
+
+static void
+rpc_m_msg(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    struct mx_end *e = arg;
+    size_t len = 0;
+    unsigned char *b = unhex(e, json_array_get(params, 0), &len);
+    wire_jsonrpc_respond(call, NULL);
+    if (b != NULL)
+        mx_app_message(e, b, len);
+    free(b);
+}
+
+static void
+rpc_m_eof(void *arg, struct wire_jsonrpc_call *call, json_t *params)
+{
+    struct mx_end *e = arg;
+    (void)params;
+    wire_jsonrpc_respond(call, NULL);
+    if (!mx_app_eof(e))
+        e->form->close(e);
+}
+
+static void
+rpc_open(void *arg, struct wire_jsonrpc *rpc, struct wire_transport *t)
+{
+    struct mx_end *e = arg;
+    e->rpc = rpc;
+    mx_app_open(e, t);
+}
+
+static void
+rpc_closed(void *arg, const struct wire_error *err)
+{
+    struct mx_end *e = arg;
+    if (e->made) {
+        if (err == NULL && !e->eofs && !e->closing)
+            mx_app_eof(e);
+        mx_app_lost(e, err);
+    }
+    e->rpc = NULL;
+    mx_app_destroy(e); /* the peer is freed right after */
+}
+
+static const struct wire_jsonrpc_method rpc_server_methods[] = {
+    {"echo", rpc_m_echo, NULL},
+    {"eof", rpc_m_eof, NULL},
+};
+static const struct wire_jsonrpc_method rpc_client_methods[] = {
+    {"msg", rpc_m_msg, NULL},
+};
+
+struct wire_protocol *
+mx_build_jsonrpc(struct mx_end *e)
+{
+    const struct matrix_proto *r = row_of(e);
+    struct wire_jsonrpc_method m[2];
+    size_t nm = e->server ? 2 : 1;
+    memcpy(m, e->server ? rpc_server_methods : rpc_client_methods,
+           nm * sizeof(m[0]));
+    for (size_t i = 0; i < nm; i++)
+        m[i].arg = e;
+    /* Hex doubles a message; the JSON around it is small. */
+    size_t wire_max = 2 * e->limit + 1024;
+    struct wire_jsonrpc_opts o = {
+        .methods = m, .nmethods = nm,
+        .max_message = wire_max,
+        .call_timeout_ms = UINT64_MAX,
+        .on_open = rpc_open, .on_close = rpc_closed, .arg = e,
+    };
+    struct wire_error err = {0};
+    e->form = &jsonrpc_form;
+    e->tname = r->content_length ? "content-length" : "lines";
+    struct wire_protocol *p = wire_jsonrpc_new(&o, NULL, &err);
+    if (p != NULL && r->content_length) {
+        p = wire_content_length_layer_new(p, wire_max, &err);
+    } else if (p != NULL) {
+        struct wire_chunk_opts co;
+        wire_lines_opts_init(&co, true, false);
+        co.max_len = wire_max;
+        p = wire_chunk_layer_new(p, &co, &err);
+    }
+    CK(e->c, p != NULL, "%s: JSON-RPC stack: %s", e->role,
+       err.message != NULL ? err.message : "(no message)");
+    wire_error_clear(&err);
+    return p;
 }

@@ -368,19 +368,83 @@ WIRE_EXPORT int wire_http_request_take_over(struct wire_http_request *r,
 /* ---- HTTP as a transport ---- */
 
 /**
- * Options of the HTTP layers.  A *message* is what the protocol above
- * writes in one call (wire_transport_write, write_sequence or write_ref):
- * the client layer sends each message as one request (POST `path`, with
- * `content_type` and Content-Length), and delivers each response body as
- * one data_received; the server layer delivers each request body as one
- * data_received, and the next message the protocol above writes is that
- * request's response (200, `content_type`).  A request the protocol above
- * leaves unanswered gets 204 No Content when it has written nothing by
- * the time the next request arrives or `reply_timeout_ms` passes
- * (default 0: at the end of the loop turn that delivered it, which suits
- * protocols that decide at once whether to answer; set it for protocols
- * that answer later).  Responses other than 2xx fail the client layer
- * with WIRE_EPROTO and the status line.
+ * Options of the HTTP layers, which carry a message protocol in HTTP
+ * bodies (the layers of PEP 3153's stack: the protocol above runs
+ * unchanged over raw bytes or over HTTP).
+ *
+ * Messages.  A *message* is what the protocol above writes in one call
+ * (wire_transport_write, write_sequence or write_ref; an empty write is
+ * an empty message).  The client layer sends each message as one
+ * request (POST `path`, with `content_type` and Content-Length; requests
+ * are pipelined, in order) and delivers each 2xx response body as one
+ * data_received, in request order; a 204 delivers nothing, any other 2xx
+ * (200 with an empty body too) one message.  The server layer answers
+ * only POST (405 with Allow: POST otherwise, and the protocol above
+ * sees nothing), delivers each request body as one data_received, and
+ * sends the next message the protocol above writes as the oldest
+ * unanswered request's response (200, `content_type`, Content-Length).
+ * Bodies are gathered up to limits.max_body (default 16 MiB); one that
+ * arrives whole in one read goes up in place.
+ *
+ * The 204 rule.  A request the protocol above leaves unanswered gets 204
+ * No Content (meaning "no message") when nothing has been written for it
+ * `reply_timeout_ms` after it was delivered (default 0: at the end of the
+ * loop turn that delivered it, which suits protocols that decide at once
+ * whether to answer, such as a JSON-RPC notification; set it for
+ * protocols that answer later; over a transport without a loop, the
+ * string transport, the deadline is its next step).  The deadline runs
+ * from the delivery to
+ * the protocol above (not from the request's arrival: a request held
+ * while the protocol above paused reading has none), and a message
+ * written but still queued (the transport below is full) counts as the
+ * answer.  Requests are handled one at a time (the next is not parsed
+ * before this one is answered), so an answer never waits for the next
+ * request.  A message written while no request waits (before the first,
+ * or after a 204) is held, under the above's watermarks, and goes out as
+ * the next request's response: HTTP lets a server speak only when asked.
+ *
+ * Errors.  Responses other than 2xx fail the client layer with
+ * WIRE_EPROTO and the status line plus the start of the body ("http
+ * client layer: POST /rpc answered HTTP/1.1 404 Not Found: ...").  Over
+ * the limits: the server layer answers 413 (431, 414, 400 for bad heads)
+ * and its protocol above gets WIRE_EMSGSIZE (or the matching code); the
+ * client layer fails with WIRE_EMSGSIZE on an answer over its limit.
+ * The engines' timeouts apply (limits.*_timeout_ms: a client waiting for
+ * an answer, a server waiting for a request head, keep-alive idle).
+ *
+ * Flow control.  The protocol above pausing reading stops the layer
+ * reading the transport below (what was already read waits and goes up
+ * on a later turn after the resume, never inside it); write backpressure
+ * below reaches the above's pause_writing through its own queue.
+ * get_info keys the layer does not know are answered by the transport
+ * below (peer and local address, fd, TLS details); WIRE_INFO_NAME is
+ * "http-client" or "http-server".
+ *
+ * EOF and close, client layer.  write_eof works over any transport: it
+ * means "no more requests"; the answers still due are delivered, then
+ * eof_received, and the connection closes (connection_lost NULL).  close
+ * lets the requests already written reach the server and their answers
+ * be read (and dropped) before the connection closes, so the server
+ * sees whole requests; the protocol above is done at once.  abort resets
+ * at once.  When the server ends the connection with nothing owed, the
+ * protocol above gets eof_received, then connection_lost(NULL); with
+ * requests unanswered it gets connection_lost with WIRE_ECLOSED (or
+ * WIRE_EINCOMPLETE inside an answer).
+ *
+ * EOF and close, server layer.  write_eof returns WIRE_ENOTSUP (a server
+ * cannot end its side while the client may still ask).  The client's EOF
+ * reaches the protocol above after the last request's message, once that
+ * request was answered (or got its 204); from then on a write returns
+ * WIRE_ECLOSED (no request is left to carry it), and messages still held
+ * then fail the layer with WIRE_ECLOSED rather than vanish.  An EOF
+ * inside a request body is WIRE_EINCOMPLETE.  close answers a request
+ * delivered and unanswered with 204 and Connection: close, then closes
+ * (a request not yet delivered gets no answer: its client learns it was
+ * not processed); abort resets.
+ *
+ * The layers hand nothing over (upgrades and CONNECT tunnels are for
+ * the plain protocols: wire_http_exchange_upgrade,
+ * wire_http_request_take_over): CONNECT, not being a POST, gets 405.
  */
 struct wire_http_layer_opts {
     const char *path;         /**< client: request target (default "/") */
@@ -390,10 +454,19 @@ struct wire_http_layer_opts {
     uint64_t reply_timeout_ms; /**< server: see above */
 };
 
+/**
+ * The HTTP client layer over `upper` (owned from now on, also on error).
+ * `opts` NULL: the defaults.  Returns the protocol to give to the
+ * transport below, or NULL with `err` set (WIRE_EINVAL: a path that does
+ * not start with '/' or holds blanks, a content type with CR/LF;
+ * WIRE_ENOMEM).
+ */
 WIRE_EXPORT struct wire_protocol *
 wire_http_client_layer_new(struct wire_protocol *upper,
                            const struct wire_http_layer_opts *opts,
                            struct wire_error *err);
+/** The HTTP server layer over `upper` (owned from now on, also on
+ *  error): one per connection (from a factory for wire_listen). */
 WIRE_EXPORT struct wire_protocol *
 wire_http_server_layer_new(struct wire_protocol *upper,
                            const struct wire_http_layer_opts *opts,

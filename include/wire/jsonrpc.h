@@ -21,6 +21,10 @@
  * invalid request, -32601 method not found, -32602 invalid params (a
  * handler says so), -32603 internal error, -32000..-32099 server errors.
  * A bad message gets its error response and the connection stays usable.
+ * The peer's EOF closes the connection once every call to us that has an
+ * id is answered.  While our writes are paused (pause_writing) and no
+ * call of ours is waiting, reading pauses too, so a peer that sends
+ * requests without reading the answers cannot grow our buffers.
  *
  * Client side: calls with a callback and a timeout, notifications,
  * batches; many calls outstanding, responses matched by id in any order;
@@ -41,6 +45,7 @@
 #include <stdint.h>
 #include <wire/common.h>
 #include <wire/protocol.h>
+#include <wire/transport.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,9 +70,11 @@ struct wire_jsonrpc;      /* a peer on one connection */
 struct wire_jsonrpc_call; /* an incoming request being answered */
 struct wire_jsonrpc_batch;
 
-/** A method handler.  `params` (borrowed; NULL when absent) is an array
- *  or an object.  Answer with one of the wire_jsonrpc_respond* calls, now
- *  or later. */
+/** A method handler.  `params` (borrowed, valid during the call only:
+ *  json_incref it to keep it; NULL when absent) is an array or an object.
+ *  Answer with one of the wire_jsonrpc_respond* calls, now or later;
+ *  every call is answered exactly once, notifications included (the
+ *  answer to one sends nothing and frees it). */
 typedef void (*wire_jsonrpc_method_fn)(void *arg, struct wire_jsonrpc_call *call,
                                        json_t *params);
 
@@ -104,10 +111,18 @@ struct wire_jsonrpc_opts {
     /** The default timeout of calls (0: the default; UINT64_MAX: none). */
     uint64_t call_timeout_ms;
     /** The connection is gone (after every outstanding call's callback
-     *  ran); `err` NULL for a clean close.  The peer handle is invalid
-     *  after this returns. */
+     *  ran); `err` NULL for a clean close (also the peer's EOF).  Called
+     *  once, also when the connection was never made (a failed connect:
+     *  WIRE_ECLOSED).  The peer handle is invalid after this returns. */
     void (*on_close)(void *arg, const struct wire_error *err);
     void *arg;
+    /** Optional: the connection is up.  `rpc` is this peer's handle (how
+     *  a server made by wire_jsonrpc_factory learns it, to call its
+     *  client back), `t` the transport below it (borrowed, valid until
+     *  on_close; for get_info).  Added after the rest: zero-initialised
+     *  options leave it NULL. */
+    void (*on_open)(void *arg, struct wire_jsonrpc *rpc,
+                    struct wire_transport *t);
 };
 
 /**
@@ -143,7 +158,12 @@ WIRE_EXPORT int wire_jsonrpc_respond_error(struct wire_jsonrpc_call *c, int code
 /* ---- calling ---- */
 
 /** Call `method` with `params` (stolen; an array, an object or NULL).
- *  `cb` runs exactly once, from the loop.  `timeout_ms` 0: the default. */
+ *  `cb` runs exactly once, from the loop, unless this returns an error
+ *  (WIRE_EINVAL, WIRE_ECLOSED once wire_jsonrpc_close was called or the
+ *  connection is gone, WIRE_ENOMEM): then it never runs.  `timeout_ms`
+ *  0: the default; UINT64_MAX: none.  The timer runs on the transport's
+ *  loop (none over the string transport), from the call, or from the
+ *  connection for calls made before it. */
 WIRE_EXPORT int wire_jsonrpc_call(struct wire_jsonrpc *rpc, const char *method,
                                   json_t *params, uint64_t timeout_ms,
                                   wire_jsonrpc_result_cb cb, void *arg,
@@ -160,8 +180,11 @@ WIRE_EXPORT int wire_jsonrpc_batch_call(struct wire_jsonrpc_batch *b,
                                         wire_jsonrpc_result_cb cb, void *arg);
 WIRE_EXPORT int wire_jsonrpc_batch_notify(struct wire_jsonrpc_batch *b,
                                           const char *method, json_t *params);
-/** Send and free the batch (also on error: every callback then runs with
- *  the error). */
+/** Send and free the batch.  Calls get their ids in the order they were
+ *  added.  On error (returned) every callback still runs once, with the
+ *  error, from the loop: WIRE_ECLOSED when the connection goes (closing,
+ *  or lost), or on a later turn for a write that failed.  An empty batch
+ *  is WIRE_EINVAL. */
 WIRE_EXPORT int wire_jsonrpc_batch_send(struct wire_jsonrpc_batch *b,
                                         uint64_t timeout_ms,
                                         struct wire_error *err);

@@ -319,6 +319,14 @@ struct wire_layer_ops {
     int (*get_info)(struct wire_layer *l, int key, void *out, size_t len);
     /** Release the layer's own state and memory. */
     void (*destroy)(struct wire_layer *l);
+    /** The transport below is gone (its connection_lost; `err` NULL for a
+     *  clean end) after the layer started the protocol above: called
+     *  before the protocol above hears of it, and also when the protocol
+     *  above was lost already.  For a layer with state that
+     *  outlives a close from above (an engine still reading answers, with
+     *  timers).  The layer may fail the protocol above here
+     *  (wire_impl_lost on `above`) to give a better reason. */
+    void (*lost)(struct wire_layer *l, const struct wire_error *err);
 };
 
 /** The base every layer embeds as its first member. */

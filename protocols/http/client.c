@@ -91,7 +91,9 @@ struct wire_http_client {
     /* reading */
     char *held;
     size_t held_len;
-    bool reading_paused; /* we paused the transport's reading */
+    bool reading_paused; /* the engine wants the transport's reading paused */
+    bool hold;           /* the owner holds reading (http_cli_hold_reading) */
+    bool t_paused;       /* what we last told the transport */
     bool eof_pending;    /* the peer's EOF came while bytes were held */
     bool interim;        /* parsing a 1xx */
     bool upgrading;      /* parsing a 101 or a 2xx to CONNECT */
@@ -158,6 +160,23 @@ cli_unref(struct wire_http_client *c)
     free(c);
 }
 
+/* Make the transport's reading match what the engine and the owner want:
+ * the one place that pauses or resumes it. */
+static void
+sync_reading(struct wire_http_client *c)
+{
+    if (c->t == NULL)
+        return;
+    bool pause = c->reading_paused || c->hold;
+    if (pause == c->t_paused)
+        return;
+    c->t_paused = pause;
+    if (pause)
+        wire_transport_pause_reading(c->t);
+    else
+        wire_transport_resume_reading(c->t);
+}
+
 static void
 report_close(struct wire_http_client *c, const struct wire_error *err)
 {
@@ -197,6 +216,10 @@ timer_start(struct wire_http_client *c, enum cli_timer kind)
     if (c->timer == NULL || c->dead)
         return;
     c->timer_kind = kind;
+    /* While the owner holds reading, our slowness is not the server's:
+     * the timer starts (afresh) when the hold ends. */
+    if (c->hold)
+        return;
     wire_timer_start(c->timer,
                      kind == CLI_TIMER_HEAD ? c->opts.limits.head_timeout_ms
                                             : c->opts.limits.body_timeout_ms,
@@ -618,10 +641,8 @@ wire_http_request_pause_body(struct wire_http_request *r)
     /* Our own slowness is not the server's. */
     if (c->timer_kind == CLI_TIMER_BODY)
         timer_stop(c);
-    if (!c->reading_paused) {
-        c->reading_paused = true;
-        wire_transport_pause_reading(c->t);
-    }
+    c->reading_paused = true;
+    sync_reading(c);
 }
 
 void
@@ -769,7 +790,7 @@ on_complete(struct http_parse *ps)
      * whose end came with its last bytes) ends with it. */
     if (c->reading_paused && c->held_len == 0 && !body_paused(c) && c->t != NULL) {
         c->reading_paused = false;
-        wire_transport_resume_reading(c->t);
+        sync_reading(c);
     }
     maybe_close(c);
     return HTTP_CB_PAUSE;
@@ -868,10 +889,8 @@ hold(struct wire_http_client *c, const char *data, size_t len)
         c->held = b;
         c->held_len += len;
     }
-    if (!c->reading_paused && c->t != NULL) {
-        c->reading_paused = true;
-        wire_transport_pause_reading(c->t);
-    }
+    c->reading_paused = true;
+    sync_reading(c);
 }
 
 /* Parse `len` bytes; `nudge`: feed once even with none (to finish a
@@ -928,7 +947,7 @@ resume_held(struct wire_http_client *c)
     }
     if (c->reading_paused) {
         c->reading_paused = false;
-        wire_transport_resume_reading(c->t);
+        sync_reading(c);
     }
 }
 
@@ -1107,6 +1126,21 @@ http_cli_resume_writing(struct wire_http_client *c)
         if (r->h.on_writable != NULL)
             r->h.on_writable(r->arg, r);
     }
+}
+
+void
+http_cli_hold_reading(struct wire_http_client *c, bool hold)
+{
+    if (hold == c->hold)
+        return;
+    c->hold = hold;
+    if (c->timer != NULL && c->timer_kind != CLI_TIMER_NONE) {
+        if (hold)
+            wire_timer_stop(c->timer);
+        else
+            timer_start(c, c->timer_kind);
+    }
+    sync_reading(c);
 }
 
 void

@@ -148,6 +148,15 @@ bool http_srv_eof(struct http_srv *e);
 void http_srv_lost(struct http_srv *e, const struct wire_error *err);
 void http_srv_pause_writing(struct http_srv *e);
 void http_srv_resume_writing(struct http_srv *e);
+/* Hold the transport's reading (the protocol above a layer paused), on
+ * top of the engine's own pauses; false lets the engine read again when
+ * it wants to.  What was read already is still parsed.  The timeouts
+ * stop while held (the wait is ours, not the client's) and start afresh
+ * at the release. */
+void http_srv_hold_reading(struct http_srv *e, bool hold);
+/* Why the engine ended the connection on its own (a 4xx it answered, a
+ * timeout): the code (0: it did not) and the message. */
+int http_srv_error(const struct http_srv *e, const char **msg);
 /* Release (after lost, or for an engine never attached); memory goes
  * once no deferred work holds it. */
 void http_srv_free(struct http_srv *e);
@@ -187,6 +196,11 @@ bool http_cli_eof(struct wire_http_client *c);
 void http_cli_lost(struct wire_http_client *c, const struct wire_error *err);
 void http_cli_pause_writing(struct wire_http_client *c);
 void http_cli_resume_writing(struct wire_http_client *c);
+/* Hold the transport's reading (the protocol above a layer paused), on
+ * top of the engine's own pauses (a paused body); false lets it read
+ * again when the engine wants to.  The timeouts stop while held and
+ * start afresh at the release. */
+void http_cli_hold_reading(struct wire_http_client *c, bool hold);
 /* Release (after lost, or for an engine never attached: its requests end
  * with WIRE_ECLOSED); memory goes once no deferred work holds it. */
 void http_cli_free(struct wire_http_client *c);

@@ -134,6 +134,14 @@ struct http_srv {
     size_t in_off, in_len, in_cap;
     struct wire_timer *timer;
     enum timer_kind tkind;
+    /* Buffers kept from one exchange for the next, so that a keep-alive
+     * connection does not allocate them per request: the response head
+     * being built (send_body), and an ended exchange's header-line buffer
+     * (handed to the next exchange at on_head). */
+    char *obuf;
+    size_t ocap;
+    char *spare_hdrs;
+    size_t spare_hcap;
     unsigned refs;
     bool dead;        /* http_srv_free was called */
     bool lost;        /* connection_lost came */
@@ -141,6 +149,7 @@ struct http_srv {
     bool handed;      /* the transport belongs to another protocol */
     bool eof;         /* the peer sent EOF */
     bool write_paused, read_paused;
+    bool hold;        /* the owner holds reading (http_srv_hold_reading) */
     bool feeding;     /* inside http_parse_feed */
     bool head_bytes;  /* bytes of the next head arrived */
     bool poke;        /* feed the parser even with no bytes (after a body
@@ -167,6 +176,8 @@ srv_unref(struct http_srv *e)
     wire_timer_free(e->timer);
     http_parse_free(&e->ps);
     free(e->in);
+    free(e->obuf);
+    free(e->spare_hdrs);
     wire_http_service_unref(e->svc);
     free(e);
 }
@@ -183,13 +194,19 @@ static void
 timer_set(struct http_srv *e, enum timer_kind k, uint64_t ms)
 {
     e->tkind = k;
-    if (e->timer != NULL)
+    /* While the owner holds reading, our slowness is not the client's:
+     * the timer starts (afresh) when the hold ends. */
+    if (e->timer != NULL && !e->hold)
         wire_timer_start(e->timer, ms, 0);
 }
 
 static void
 timer_stop(struct http_srv *e)
 {
+    /* T_NONE: not armed (every arming sets a kind; a fired timer is
+     * T_NONE), so a second stop costs nothing. */
+    if (e->tkind == T_NONE)
+        return;
     e->tkind = T_NONE;
     if (e->timer != NULL)
         wire_timer_stop(e->timer);
@@ -208,13 +225,14 @@ req_has_body(const struct wire_http_head *h)
     return h->chunked || h->content_length > 0;
 }
 
-/* Append to a growing buffer; false on ENOMEM. */
+/* Room for `n` more bytes and a NUL in a growing buffer; false on
+ * ENOMEM. */
 static bool
-buf_add(char **b, size_t *len, size_t *cap, const void *d, size_t n)
+buf_reserve(char **b, size_t len, size_t *cap, size_t n)
 {
-    if (*len + n + 1 > *cap) {
+    if (len + n + 1 > *cap) {
         size_t c = *cap ? *cap : 256;
-        while (c < *len + n + 1)
+        while (c < len + n + 1)
             c *= 2;
         char *nb = realloc(*b, c);
         if (nb == NULL)
@@ -222,27 +240,50 @@ buf_add(char **b, size_t *len, size_t *cap, const void *d, size_t n)
         *b = nb;
         *cap = c;
     }
+    return true;
+}
+
+/* Append to a growing buffer; false on ENOMEM. */
+static bool
+buf_add(char **b, size_t *len, size_t *cap, const void *d, size_t n)
+{
+    if (!buf_reserve(b, *len, cap, n))
+        return false;
     memcpy(*b + *len, d, n);
     *len += n;
     (*b)[*len] = '\0';
     return true;
 }
 
+/* "name: value\r\n" in one step; false on ENOMEM. */
 static bool
-buf_addf(char **b, size_t *len, size_t *cap, const char *fmt, ...)
-    WIRE_PRINTF(4, 5);
-
-static bool
-buf_addf(char **b, size_t *len, size_t *cap, const char *fmt, ...)
+buf_add_line(char **b, size_t *len, size_t *cap, const char *name, size_t nl,
+             const char *value, size_t vl)
 {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
+    if (!buf_reserve(b, *len, cap, nl + vl + 4))
         return false;
-    return buf_add(b, len, cap, tmp, (size_t)n);
+    char *p = *b + *len;
+    memcpy(p, name, nl);
+    p[nl] = ':';
+    p[nl + 1] = ' ';
+    memcpy(p + nl + 2, value, vl);
+    p[nl + 2 + vl] = '\r';
+    p[nl + 3 + vl] = '\n';
+    p[nl + 4 + vl] = '\0';
+    *len += nl + vl + 4;
+    return true;
+}
+
+/* A decimal number (the head's status and lengths: no snprintf on the
+ * per-request path). */
+static bool
+buf_add_u64(char **b, size_t *len, size_t *cap, uint64_t v)
+{
+    char tmp[20], *p = tmp + sizeof(tmp);
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return buf_add(b, len, cap, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* Remember why we end the connection (the first reason wins). */
@@ -272,7 +313,13 @@ finish(struct wire_http_exchange *x, const struct wire_error *err)
     if (x->next != NULL)
         wire_protocol_destroy(x->next);
     free(x->reason);
-    free(x->hdrs);
+    /* Keep a small header buffer for the connection's next exchange. */
+    if (e->spare_hdrs == NULL && x->hcap <= 1024) {
+        e->spare_hdrs = x->hdrs;
+        e->spare_hcap = x->hcap;
+    } else {
+        free(x->hdrs);
+    }
     free(x);
 }
 
@@ -403,7 +450,7 @@ update_reading(struct http_srv *e)
     if (gone(e))
         return;
     struct wire_http_exchange *x = e->x;
-    bool want = !(x != NULL && x->body_paused && !x->req_done) &&
+    bool want = !e->hold && !(x != NULL && x->body_paused && !x->req_done) &&
                 e->in_len <= e->svc->limits.max_header_bytes;
     if (want && e->read_paused) {
         e->read_paused = false;
@@ -470,6 +517,10 @@ on_head(struct http_parse *ps)
     }
     x->e = e;
     x->cl = -1;
+    x->hdrs = e->spare_hdrs; /* empty (hlen 0), NULL or not */
+    x->hcap = e->spare_hcap;
+    e->spare_hdrs = NULL;
+    e->spare_hcap = 0;
     x->head_req = strcmp(ps->head.method, "HEAD") == 0;
     e->x = x;
     if (req_has_body(&ps->head))
@@ -627,8 +678,6 @@ run(struct http_srv *e, const char *data, size_t len)
         if (x == NULL) {
             if (http_parse_upgraded(&e->ps)) /* an upgrade answered plainly */
                 http_parse_resume_after_upgrade(&e->ps);
-            if (e->tkind != T_HEAD)
-                timer_set(e, T_HEAD, e->svc->limits.head_timeout_ms);
             e->head_bytes = true;
         }
         e->feeding = true;
@@ -639,6 +688,12 @@ run(struct http_srv *e, const char *data, size_t len)
             len = 0;
             break;
         }
+        /* A head begun and not complete: its timeout runs from now (the
+         * bytes came this turn).  Armed only here, so that a head that
+         * arrives whole, the usual case, costs no timer change but
+         * on_head's stop. */
+        if (x == NULL && e->x == NULL && !gone(e) && e->tkind != T_HEAD)
+            timer_set(e, T_HEAD, e->svc->limits.head_timeout_ms);
         if (direct) {
             data += n;
             len -= n;
@@ -786,6 +841,33 @@ http_srv_resume_writing(struct http_srv *e)
         if (hnd(e)->on_writable != NULL)
             hnd(e)->on_writable(e->svc->arg, x);
     }
+}
+
+void
+http_srv_hold_reading(struct http_srv *e, bool hold)
+{
+    if (hold == e->hold)
+        return;
+    e->hold = hold;
+    if (e->timer != NULL && e->tkind != T_NONE) {
+        if (hold) {
+            wire_timer_stop(e->timer);
+        } else {
+            const struct wire_http_limits *l = &e->svc->limits;
+            timer_set(e, e->tkind,
+                      e->tkind == T_HEAD   ? l->head_timeout_ms
+                      : e->tkind == T_IDLE ? l->idle_timeout_ms
+                                           : l->body_timeout_ms);
+        }
+    }
+    update_reading(e);
+}
+
+int
+http_srv_error(const struct http_srv *e, const char **msg)
+{
+    *msg = e->why;
+    return e->why_code;
 }
 
 void
@@ -937,10 +1019,8 @@ wire_http_response_header(struct wire_http_exchange *x, const char *name,
         x->has_date = true;
     if (strcasecmp(name, "server") == 0)
         x->has_server = true;
-    if (!buf_add(&x->hdrs, &x->hlen, &x->hcap, name, strlen(name)) ||
-        !buf_add(&x->hdrs, &x->hlen, &x->hcap, ": ", 2) ||
-        !buf_add(&x->hdrs, &x->hlen, &x->hcap, value, strlen(value)) ||
-        !buf_add(&x->hdrs, &x->hlen, &x->hcap, "\r\n", 2))
+    if (!buf_add_line(&x->hdrs, &x->hlen, &x->hcap, name, strlen(name), value,
+                      strlen(value)))
         return WIRE_ENOMEM;
     return 0;
 }
@@ -979,7 +1059,9 @@ build_head(struct wire_http_exchange *x, char **b, size_t *len, size_t *cap)
     struct http_srv *e = x->e;
     const struct wire_http_head *h = &e->ps.head;
     const char *reason = x->reason ? x->reason : wire_http_status_reason(x->status);
-    bool ok = buf_addf(b, len, cap, "HTTP/1.1 %d ", x->status) &&
+    bool ok = buf_add(b, len, cap, "HTTP/1.1 ", 9) &&
+              buf_add_u64(b, len, cap, (uint64_t)x->status) &&
+              buf_add(b, len, cap, " ", 1) &&
               buf_add(b, len, cap, reason, strlen(reason)) &&
               buf_add(b, len, cap, "\r\n", 2);
     if (x->hdrs != NULL)
@@ -987,17 +1069,18 @@ build_head(struct wire_http_exchange *x, char **b, size_t *len, size_t *cap)
     if (x->rs != R_UPGRADING) {
         int st = x->status;
         if (x->framing == FR_LENGTH)
-            ok = ok && buf_addf(b, len, cap, "Content-Length: %" PRId64 "\r\n", x->cl);
+            ok = ok && buf_add(b, len, cap, "Content-Length: ", 16) &&
+                 buf_add_u64(b, len, cap, (uint64_t)x->cl) &&
+                 buf_add(b, len, cap, "\r\n", 2);
         else if (x->framing == FR_CHUNKED)
             ok = ok && buf_add(b, len, cap, "Transfer-Encoding: chunked\r\n", 28);
         else if (x->framing == FR_NOBODY && st / 100 != 1 && st != 204 &&
                  !(st / 100 == 2 && strcmp(h->method, "CONNECT") == 0)) {
             /* HEAD (and 304): the length the body would have had */
-            if (x->cl >= 0)
-                ok = ok && buf_addf(b, len, cap, "Content-Length: %" PRId64 "\r\n", x->cl);
-            else if (x->head_req)
-                ok = ok && buf_addf(b, len, cap, "Content-Length: %" PRIu64 "\r\n",
-                                    x->written);
+            if (x->cl >= 0 || x->head_req)
+                ok = ok && buf_add(b, len, cap, "Content-Length: ", 16) &&
+                     buf_add_u64(b, len, cap, x->cl >= 0 ? (uint64_t)x->cl : x->written) &&
+                     buf_add(b, len, cap, "\r\n", 2);
         }
         if (x->will_close)
             ok = ok && buf_add(b, len, cap, "Connection: close\r\n", 19);
@@ -1006,12 +1089,12 @@ build_head(struct wire_http_exchange *x, char **b, size_t *len, size_t *cap)
     }
     if (!x->has_date) {
         char date[32];
-        http_date_now(date);
-        ok = ok && buf_addf(b, len, cap, "Date: %s\r\n", date);
+        size_t dl = http_date_now(date);
+        ok = ok && buf_add_line(b, len, cap, "Date", 4, date, dl);
     }
     const char *srv = e->svc->server_header;
     if (srv != NULL && !x->has_server)
-        ok = ok && buf_addf(b, len, cap, "Server: %s\r\n", srv);
+        ok = ok && buf_add_line(b, len, cap, "Server", 6, srv, strlen(srv));
     return ok && buf_add(b, len, cap, "\r\n", 2);
 }
 
@@ -1022,14 +1105,14 @@ send_body(struct wire_http_exchange *x, const void *data, size_t len,
           wire_free_cb free_cb, void *arg, bool ref)
 {
     struct http_srv *e = x->e;
-    char *head = NULL;
-    size_t hl = 0, hc = 0;
+    /* The head goes into the engine's kept buffer (the write copies it). */
+    size_t hl = 0;
     if (x->rs == R_STARTED) {
-        if (!build_head(x, &head, &hl, &hc)) {
-            free(head);
+        bool ok = build_head(x, &e->obuf, &hl, &e->ocap);
+        if (!ok)
             return WIRE_ENOMEM;
-        }
     }
+    char *head = e->obuf;
     char chdr[24];
     struct iovec iov[4];
     int n = 0;
@@ -1058,7 +1141,6 @@ send_body(struct wire_http_exchange *x, const void *data, size_t len,
         if (n > 0)
             rc = wire_transport_write_sequence(e->t, iov, n);
     }
-    free(head);
     if (rc < 0)
         return rc;
     x->rs = R_SENT;
@@ -1158,9 +1240,15 @@ wire_http_respond(struct wire_http_exchange *x, int status,
     int rc = wire_http_response_start(x, status, NULL);
     if (rc < 0)
         return rc;
-    if (content_type != NULL &&
-        (rc = wire_http_response_header(x, "Content-Type", content_type)) < 0)
-        return rc;
+    /* What wire_http_response_header would do for this one name, without
+     * its checks of the name (the exchange is live: it just started). */
+    if (content_type != NULL) {
+        if (!http_valid_value(content_type))
+            return WIRE_EINVAL;
+        if (!buf_add_line(&x->hdrs, &x->hlen, &x->hcap, "Content-Type", 12,
+                          content_type, strlen(content_type)))
+            return WIRE_ENOMEM;
+    }
     if (x->cl < 0)
         x->cl = (int64_t)len;
     if (len > 0 && (rc = wire_http_response_write(x, body, len)) < 0)
