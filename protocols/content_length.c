@@ -43,9 +43,7 @@ struct content_length {
     uint64_t length;
     uint64_t line_start; /* stream offset of the current line */
     /* the payload */
-    uint64_t need, got;
-    char *buf;
-    size_t bcap;
+    struct wire__gather g;
     uint64_t in;    /* stream offset of the next byte from below */
     uint64_t start; /* stream offset where the current message began */
 };
@@ -176,24 +174,6 @@ cl_line(struct content_length *p, const char *s, size_t n)
     return cl_value(p, v, vn);
 }
 
-static int
-cl_grow(struct content_length *p, size_t want)
-{
-    if (want <= p->bcap)
-        return 0;
-    size_t cap = p->bcap ? p->bcap : 256;
-    while (cap < want)
-        cap *= 2;
-    if (cap > p->need)
-        cap = (size_t)p->need;
-    char *nb = realloc(p->buf, cap);
-    if (nb == NULL)
-        return cl_fail(p, WIRE_ENOMEM, "out of memory");
-    p->buf = nb;
-    p->bcap = cap;
-    return 0;
-}
-
 static void
 cl_next_header(struct content_length *p)
 {
@@ -221,9 +201,8 @@ cl_header_done(struct content_length *p)
                        " has no Content-Length",
                        p->start);
     p->state = CL_PAYLOAD;
-    p->need = p->length;
-    p->got = 0;
-    if (p->need == 0)
+    wire__gather_start(&p->g, p->length);
+    if (p->g.need == 0)
         return cl_deliver(p, "", 0);
     return 0;
 }
@@ -238,22 +217,13 @@ cl_recv(struct wire_layer *l, const void *data, size_t len)
     size_t pos = 0;
     while (pos < len && !p->failed) {
         if (p->state == CL_PAYLOAD) {
-            size_t avail = len - pos;
-            if (p->got == 0 && avail >= p->need) {
-                size_t n = (size_t)p->need; /* whole here: in place */
-                pos += n;
-                if (cl_deliver(p, d + pos - n, n) < 0)
-                    return 0;
-                continue;
-            }
-            size_t take = (size_t)(p->need - p->got) < avail
-                              ? (size_t)(p->need - p->got) : avail;
-            if (cl_grow(p, (size_t)p->got + take) < 0)
+            const char *msg;
+            int rc = wire__gather_take(&p->g, d, len, &pos, &msg);
+            if (rc < 0) {
+                cl_fail(p, WIRE_ENOMEM, "out of memory");
                 return 0;
-            memcpy(p->buf + p->got, d + pos, take);
-            p->got += take;
-            pos += take;
-            if (p->got == p->need && cl_deliver(p, p->buf, (size_t)p->need) < 0)
+            }
+            if (rc > 0 && cl_deliver(p, msg, (size_t)p->g.need) < 0)
                 return 0;
             continue;
         }
@@ -289,11 +259,8 @@ cl_recv(struct wire_layer *l, const void *data, size_t len)
         }
     }
     /* Nothing held between messages: release a large buffer. */
-    if (p->state == CL_HEADER && p->bcap > 64 * 1024) {
-        free(p->buf);
-        p->buf = NULL;
-        p->bcap = 0;
-    }
+    if (p->state == CL_HEADER)
+        wire__gather_trim(&p->g);
     return 0;
 }
 
@@ -307,7 +274,7 @@ cl_recv_eof(struct wire_layer *l)
         cl_fail(p, WIRE_EINCOMPLETE,
                 "input ended inside a message: %" PRIu64 " of %" PRIu64
                 " bytes of the message at stream offset %" PRIu64,
-                p->got, p->need, p->start);
+                p->g.got, p->g.need, p->start);
         return 0;
     }
     if (p->hbytes > 0) {
@@ -325,7 +292,7 @@ static void
 cl_destroy(struct wire_layer *l)
 {
     struct content_length *p = (struct content_length *)(void *)l;
-    free(p->buf);
+    wire__gather_free(&p->g);
     free(p);
 }
 

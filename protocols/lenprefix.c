@@ -33,10 +33,7 @@ struct lenprefix {
     unsigned char hdr[24];
     size_t hlen;
     uint64_t nval;   /* netstring: the length read so far */
-    uint64_t need;   /* payload bytes of the current message */
-    uint64_t got;
-    char *buf;
-    size_t bcap;
+    struct wire__gather g; /* the payload of the current message */
     uint64_t in;     /* stream offset of the next byte from below */
     uint64_t start;  /* stream offset where the current message began */
     struct wire_layer_ops *own_ops;
@@ -179,8 +176,7 @@ lp_length(struct lenprefix *p, uint64_t v)
     }
     if (v > p->max)
         return lp_fail(p, WIRE_EMSGSIZE, NULL, v);
-    p->need = v;
-    p->got = 0;
+    wire__gather_start(&p->g, v);
     p->hlen = 0;
     p->state = LP_PAYLOAD;
     return 0;
@@ -191,27 +187,6 @@ lp_deliver(struct lenprefix *p, const void *data, size_t len)
 {
     p->state = p->kind == WIRE_LENPREFIX_NETSTRING ? LP_COMMA : LP_HEADER;
     return wire_layer_deliver(&p->l, data, len) < 0 ? -1 : 0;
-}
-
-static int
-lp_grow(struct lenprefix *p, size_t want)
-{
-    if (want <= p->bcap)
-        return 0;
-    size_t cap = p->bcap ? p->bcap : 256;
-    while (cap < want)
-        cap *= 2;
-    if (cap > p->need)
-        cap = (size_t)p->need;
-    char *nb = realloc(p->buf, cap);
-    if (nb == NULL) {
-        p->failed = true;
-        wire_layer_fail(&p->l, WIRE_ENOMEM, "%s: out of memory", lp_name(p));
-        return -1;
-    }
-    p->buf = nb;
-    p->bcap = cap;
-    return 0;
 }
 
 /*
@@ -297,9 +272,9 @@ lp_recv(struct wire_layer *l, const void *data, size_t len)
                 }
                 if (lp_length(p, lp_decode(h, p->width, p->little_endian)) < 0)
                     return 0;
-                if (p->need <= len - pos) {
+                if (p->g.need <= len - pos) {
                     /* The whole payload is here too: deliver in place. */
-                    size_t n = (size_t)p->need;
+                    size_t n = (size_t)p->g.need;
                     pos += n;
                     if (lp_deliver(p, d + pos - n, n) < 0)
                         return 0;
@@ -342,26 +317,18 @@ lp_recv(struct wire_layer *l, const void *data, size_t len)
                     return 0;
                 }
             }
-            if (p->state == LP_PAYLOAD && p->need == 0 && lp_deliver(p, "", 0) < 0)
+            if (p->state == LP_PAYLOAD && p->g.need == 0 && lp_deliver(p, "", 0) < 0)
                 return 0;
             break;
         case LP_PAYLOAD: {
-            size_t avail = len - pos;
-            if (p->got == 0 && avail >= p->need) {
-                size_t n = (size_t)p->need;
-                pos += n;
-                if (lp_deliver(p, d + pos - n, n) < 0)
-                    return 0;
-                break;
-            }
-            size_t take = (size_t)(p->need - p->got) < avail
-                              ? (size_t)(p->need - p->got) : avail;
-            if (lp_grow(p, (size_t)p->got + take) < 0)
+            const char *msg;
+            int rc = wire__gather_take(&p->g, (const char *)d, len, &pos, &msg);
+            if (rc < 0) {
+                p->failed = true;
+                wire_layer_fail(&p->l, WIRE_ENOMEM, "%s: out of memory", lp_name(p));
                 return 0;
-            memcpy(p->buf + p->got, d + pos, take);
-            p->got += take;
-            pos += take;
-            if (p->got == p->need && lp_deliver(p, p->buf, (size_t)p->need) < 0)
+            }
+            if (rc > 0 && lp_deliver(p, msg, (size_t)p->g.need) < 0)
                 return 0;
             break;
         }
@@ -377,11 +344,8 @@ lp_recv(struct wire_layer *l, const void *data, size_t len)
         }
     }
     /* Nothing held between messages: release a large buffer. */
-    if (p->state == LP_HEADER && p->bcap > 64 * 1024) {
-        free(p->buf);
-        p->buf = NULL;
-        p->bcap = 0;
-    }
+    if (p->state == LP_HEADER)
+        wire__gather_trim(&p->g);
     return 0;
 }
 
@@ -398,7 +362,7 @@ lp_recv_eof(struct wire_layer *l)
                             "%s: input ended inside a message: %" PRIu64
                             " of %" PRIu64 " bytes of the message at stream "
                             "offset %" PRIu64,
-                            lp_name(p), p->got, p->need, p->start);
+                            lp_name(p), p->g.got, p->g.need, p->start);
         else
             wire_layer_fail(l, WIRE_EINCOMPLETE,
                             "%s: input ended inside the %s of the message at "
@@ -416,7 +380,7 @@ static void
 lp_destroy(struct wire_layer *l)
 {
     struct lenprefix *p = (struct lenprefix *)(void *)l;
-    free(p->buf);
+    wire__gather_free(&p->g);
     free(p->own_ops);
     free(p->own_name);
     free(p);

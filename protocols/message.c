@@ -6,6 +6,7 @@
 #include "framing_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct message_proto {
     struct wire_protocol base;
@@ -82,4 +83,55 @@ wire__message_proto_new(const struct wire_message_handler *h, void *arg)
     m->h = *h;
     m->arg = arg;
     return &m->base;
+}
+
+/* ---- gathering a payload of known length ---- */
+
+int
+wire__gather_take(struct wire__gather *g, const char *d, size_t len,
+                  size_t *pos, const char **msg)
+{
+    size_t avail = len - *pos;
+    if (g->got == 0 && avail >= g->need) { /* whole here: in place */
+        *msg = d + *pos;
+        *pos += (size_t)g->need;
+        return 1;
+    }
+    size_t take = (size_t)(g->need - g->got) < avail ? (size_t)(g->need - g->got)
+                                                     : avail;
+    size_t want = (size_t)g->got + take;
+    if (want > g->cap) {
+        size_t cap = g->cap ? g->cap : 256;
+        while (cap < want)
+            cap *= 2;
+        if (cap > g->need)
+            cap = (size_t)g->need;
+        char *nb = realloc(g->buf, cap);
+        if (nb == NULL)
+            return WIRE_ENOMEM;
+        g->buf = nb;
+        g->cap = cap;
+    }
+    memcpy(g->buf + g->got, d + *pos, take);
+    g->got += take;
+    *pos += take;
+    if (g->got < g->need)
+        return 0;
+    *msg = g->buf;
+    return 1;
+}
+
+void
+wire__gather_trim(struct wire__gather *g)
+{
+    if (g->cap > 64 * 1024)
+        wire__gather_free(g);
+}
+
+void
+wire__gather_free(struct wire__gather *g)
+{
+    free(g->buf);
+    g->buf = NULL;
+    g->cap = 0;
 }

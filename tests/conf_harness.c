@@ -166,7 +166,7 @@ conf_begin(int idx, const char *case_name)
     if (only != NULL && only[0] != '\0' && strcmp(only, f->name) != 0)
         return NULL;
     /* WIRE_TEST_EXCLUDE=prefix leaves those factories out, saying so
-     * (make check-valgrind: the TLS entries, see Makefile.am). */
+     * (for debugging, or a run that cannot afford some of them). */
     const char *ex = getenv("WIRE_TEST_EXCLUDE");
     if (ex != NULL && ex[0] != '\0' && strncmp(f->name, ex, strlen(ex)) == 0) {
         fprintf(stderr, "conformance: %s [%s]: NOT RUN here (WIRE_TEST_EXCLUDE=%s)\n",
