@@ -118,13 +118,13 @@ START_TEST(test_head_fields)
     ck_assert_int_eq(h.version_minor, 0);
     ck_assert(!h.keep_alive);
     free(log);
-    log = head_seen("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+    log = head_seen("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
                     "Expect: 100-Continue\r\n\r\n0\r\n\r\n", 0, &h);
     ck_assert(h.chunked);
     ck_assert(h.expect_continue);
     free(log);
-    log = head_seen("OPTIONS * HTTP/1.1\r\n\r\n", 0, &h);
-    ck_assert_str_eq(log, "REQ OPTIONS * 1.1|END|DONE|");
+    log = head_seen("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", 0, &h);
+    ck_assert_str_eq(log, "REQ OPTIONS * 1.1 [Host=t]|END|DONE|");
     free(log);
 }
 END_TEST
@@ -137,7 +137,7 @@ trailer_body_end(void *arg, struct wire_http_exchange *x)
     int *n = arg;
     const struct wire_http_head *h = wire_http_exchange_request(x);
     ck_assert_str_eq(h->target, "/t");
-    ck_assert_uint_eq(h->nheaders, 2);
+    ck_assert_uint_eq(h->nheaders, 3); /* Host, Transfer-Encoding, X-Before */
     ck_assert_str_eq(wire_http_head_get(h, "x-before"), "kept");
     ck_assert_ptr_null(wire_http_head_get(h, "x-trailer"));
     (*n)++;
@@ -164,13 +164,13 @@ START_TEST(test_trailers_do_not_disturb_head)
     memset(trailers, 0, sizeof(trailers));
     for (int i = 0; i < 12; i++)
         strcat(trailers, "X-Trailer: some trailer value\r\n");
-    st_feed(t, "POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-Before: kept\r\n\r\n"
+    st_feed(t, "POST /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nX-Before: kept\r\n\r\n"
                "2\r\nab\r\n0\r\n");
     st_feed(t, trailers);
     st_feed(t, "\r\n");
     ck_assert_int_eq(n, 1);
     /* Trailers beyond the head limit are refused like a head. */
-    st_feed(t, "POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-Before: kept\r\n\r\n"
+    st_feed(t, "POST /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nX-Before: kept\r\n\r\n"
                "0\r\n");
     st_feed(t, trailers);
     st_feed(t, trailers);
@@ -190,8 +190,8 @@ START_TEST(test_limit_edges)
     for (int n = 3; n <= 4; n++) {
         struct happ a = {.mode = HAPP_RESPOND};
         struct wire_transport *t = happ_string(&a, &lim);
-        char req[256] = "GET / HTTP/1.1\r\n";
-        for (int i = 0; i < n; i++)
+        char req[256] = "GET / HTTP/1.1\r\nHost: t\r\n";
+        for (int i = 1; i < n; i++) /* Host is the first of the n */
             strcat(req, "H: v\r\n");
         strcat(req, "\r\n");
         st_feed(t, req);
@@ -205,7 +205,7 @@ START_TEST(test_limit_edges)
         struct happ a = {.mode = HAPP_RESPOND};
         struct wire_transport *t = happ_string(&a, &lim);
         char req[256];
-        snprintf(req, sizeof(req), "GET /%.*s HTTP/1.1\r\n\r\n", n - 1, "abcdefghijk");
+        snprintf(req, sizeof(req), "GET /%.*s HTTP/1.1\r\nHost: t\r\n\r\n", n - 1, "abcdefghijk");
         /* byte by byte: the feed after the refusal finds it closed */
         int rc = wire_string_transport_feed_split(t, req, strlen(req), 1);
         ck_assert_int_eq(rc, n == 8 ? 0 : WIRE_ECLOSED);
@@ -221,7 +221,7 @@ START_TEST(test_limit_edges)
         struct happ a = {.mode = HAPP_RESPOND};
         struct wire_transport *t = happ_string(&a, &lb);
         char req[256];
-        snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nX: %.*s\r\n\r\n", n,
+        snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\nX: %.*s\r\n\r\n", n,
                  "0123456789012345678901234567890123456789012345678901234567890123456789"
                  "0123456789");
         st_feed(t, req);

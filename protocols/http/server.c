@@ -503,12 +503,30 @@ maybe_continue(struct wire_http_exchange *x)
     wire_transport_write(e->t, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 }
 
+/* RFC 9112 3.2: a server answers 400 to an HTTP/1.1 request without a
+ * Host header or with more than one. */
+static bool
+one_host(const struct wire_http_head *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (strcasecmp(h->headers[i].name, "host") == 0)
+            n++;
+    return n == 1;
+}
+
 static int
 on_head(struct http_parse *ps)
 {
     struct http_srv *e = ps->owner;
     timer_stop(e);
     e->head_bytes = false;
+    if (ps->head.version_minor >= 1 && !one_host(&ps->head)) {
+        ps->fail_status = 400;
+        snprintf(ps->fail_msg, sizeof(ps->fail_msg),
+                 "an HTTP/1.1 request needs exactly one Host header");
+        return HTTP_CB_ERROR;
+    }
     struct wire_http_exchange *x = calloc(1, sizeof(*x));
     if (x == NULL) {
         ps->fail_status = 500;
