@@ -11,8 +11,12 @@
  * stdio:` is a server in the manner of a language server.
  *
  * Framing: lines (the default: one JSON text per line, "\n" or "\r\n"),
- * content-length ("Content-Length: N\r\n\r\n" before each), http (not
- * available yet: exit 2).
+ * content-length ("Content-Length: N\r\n\r\n" before each), http (HTTP/1.1
+ * through wire_http_server_layer_new: each POST, on any path, carries one
+ * message, answered as "200 application/json"; a notification gets "204
+ * No Content" at once, a call answered later, such as sleep, keeps its
+ * request waiting for the answer; other methods get 405).  Over
+ * tls://HOST:PORT?cert=..&key=.. it is HTTPS.
  *
  * Methods (section 7 of the specification, and two more):
  *   subtract [a, b] or {"minuend": a, "subtrahend": b}  ->  a - b
@@ -254,9 +258,18 @@ rpc_new(void *arg)
         wire_lines_opts_init(&o, true, false); /* accept \r\n, write \n */
         o.max_len = WIRE_JSONRPC_DEFAULT_MAX_MESSAGE;
         p = wire_chunk_layer_new(p, &o, &err);
-    } else if (p != NULL) {
+    } else if (p != NULL && framing == F_CONTENT_LENGTH) {
         p = wire_content_length_layer_new(p, WIRE_JSONRPC_DEFAULT_MAX_MESSAGE,
                                           &err);
+    } else if (p != NULL) {
+        /* No reply_timeout_ms: the JSON-RPC peer tells the layer which
+         * requests get an answer (wire_transport_hint_reply), so a
+         * notification gets its 204 at once and sleep is not cut short. */
+        struct wire_http_layer_opts ho = {
+            .content_type = "application/json",
+            .limits.max_body = WIRE_JSONRPC_DEFAULT_MAX_MESSAGE,
+        };
+        p = wire_http_server_layer_new(p, &ho, &err);
     }
     if (p == NULL) { /* refuse this connection, keep serving */
         fprintf(stderr, "jsonrpc-server: %s\n", err.message);
@@ -307,9 +320,10 @@ usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--framing lines|content-length|http] ENDPOINT\n"
-            "  serves JSON-RPC 2.0 on ENDPOINT (tcp://HOST:PORT, unix:/PATH;\n"
-            "  prints \"listening on ADDRESS\"), or on the one connection an\n"
-            "  endpoint like stdio: is, until SIGINT or SIGTERM.\n"
+            "  serves JSON-RPC 2.0 on ENDPOINT (tcp://HOST:PORT, unix:/PATH,\n"
+            "  tls://HOST:PORT?cert=..&key=..; prints \"listening on ADDRESS\"),\n"
+            "  or on the one connection an endpoint like stdio: is, until\n"
+            "  SIGINT or SIGTERM.  http: POST on any path.\n"
             "  methods: subtract, sum, get_data, update, notify_hello,\n"
             "  notify_sum, echo, sleep {\"ms\": N}\n",
             argv0);
@@ -346,13 +360,6 @@ main(int argc, char **argv)
     }
     if (i != argc - 1)
         return usage(argv[0]);
-    if (framing == F_HTTP) {
-        /* TODO(issue 7): JSON-RPC over HTTP, once the HTTP server layer
-         * (wire_http_server_layer_new) is in: the stack is then
-         * http_server_layer(rpc, "/") instead of the framing layer. */
-        fprintf(stderr, "jsonrpc-server: http framing not available yet\n");
-        return 2;
-    }
     const char *endpoint = argv[i];
     loop = wire_loop_new();
     if (loop == NULL) {

@@ -443,6 +443,20 @@ wire_transport_get_info(struct wire_transport *t, int key, void *out, size_t len
     return WIRE_ENOTSUP;
 }
 
+int
+wire_transport_hint_reply(struct wire_transport *t, enum wire_reply_hint hint)
+{
+    if (hint != WIRE_REPLY_NONE && hint != WIRE_REPLY_LATER)
+        return WIRE_EINVAL;
+    if (t->ops->hint_reply == NULL)
+        return WIRE_ENOTSUP; /* not forwarded: the message was this one's */
+    if (!(t->flags & WIRE_T_STARTED))
+        return WIRE_ESTATE;
+    if (t->flags & (WIRE_T_CLOSING | WIRE_T_LOST | WIRE_T_HANDLE_CLOSED))
+        return WIRE_ECLOSED;
+    return t->ops->hint_reply(t, hint);
+}
+
 struct wire_loop *
 wire_transport_loop(const struct wire_transport *t)
 {

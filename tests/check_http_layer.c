@@ -7,7 +7,9 @@
  *          split point and byte by byte, each body one data_received;
  *          pipelined requests answered in order; 204 for a request left
  *          unanswered; a message written with no request waiting rides on
- *          the next response; 405 for what is not a POST.
+ *          the next response; 405 for what is not a POST; the reply hints
+ *          (wire_transport_hint_reply: 204 at once, or no 204 however
+ *          long the answer takes).
  * loop     over the memory pair: pipelining in order, the 204 rule with
  *          and without reply_timeout_ms, non-2xx answers failing the
  *          client with the status line, limits, both directions of flow
@@ -296,6 +298,100 @@ START_TEST(test_server_no_reply_and_early_writes)
 }
 END_TEST
 
+/* wire_transport_hint_reply: "tell" messages say NONE (204 at once,
+ * inside the delivery: no step needed), "ask" messages say LATER (no 204
+ * however many steps pass; the answer written later is the response),
+ * "done" messages are answered, then hinted NONE (the answer stands). */
+static void
+hint_hook(struct rec_log *log, struct wire_transport *t, const void *data,
+          size_t len)
+{
+    (void)log;
+    if (len >= 4 && memcmp(data, "tell", 4) == 0) {
+        ck_assert_int_eq(wire_transport_hint_reply(t, WIRE_REPLY_NONE), 0);
+    } else if (len >= 3 && memcmp(data, "ask", 3) == 0) {
+        ck_assert_int_eq(wire_transport_hint_reply(t, WIRE_REPLY_LATER), 0);
+        /* Twice is harmless. */
+        ck_assert_int_eq(wire_transport_hint_reply(t, WIRE_REPLY_LATER), 0);
+    } else if (len >= 4 && memcmp(data, "done", 4) == 0) {
+        echo_upper(log, t, data, len);
+        ck_assert_int_eq(wire_transport_hint_reply(t, WIRE_REPLY_NONE), 0);
+    }
+    ck_assert_int_eq(wire_transport_hint_reply(t, (enum wire_reply_hint)7),
+                     WIRE_EINVAL);
+}
+
+START_TEST(test_server_hint_reply)
+{
+    struct rec_log log = {0};
+    log.on_data = hint_hook;
+    /* A reply deadline that would answer 204 at the next step: the hints
+     * decide before it. */
+    struct wire_transport *st = st_layer(true, &log, NULL);
+    struct tresp r[2];
+    st_feed(st, request("tell 1"));
+    tresp_expect(st, r, 1); /* before any step */
+    ck_assert_int_eq(r[0].status, 204);
+    tresp_free(r, 1);
+    wire_string_transport_clear_output(st);
+    /* Owed: no 204, whatever the steps; the next request waits. */
+    st_feed(st, request("ask 2"));
+    st_feed(st, request("tell 3"));
+    st_steps(st);
+    ck_assert_str_eq(unit_output(st), "");
+    ck_assert_str_eq(rec_escaped(&log), "tell 1|ask 2|");
+    ck_assert_int_eq(wire_transport_write(log.t, "ANSWER 2", 8), 0);
+    st_steps(st);
+    tresp_expect(st, r, 2); /* the answer, then "tell 3"'s 204 */
+    ck_assert_int_eq(r[0].status, 200);
+    ck_assert_str_eq(r[0].body, "ANSWER 2");
+    ck_assert_int_eq(r[1].status, 204);
+    tresp_free(r, 2);
+    wire_string_transport_clear_output(st);
+    /* Answered inside the delivery, then NONE: the answer stands. */
+    st_feed(st, request("done 4"));
+    st_steps(st);
+    tresp_expect(st, r, 1);
+    ck_assert_int_eq(r[0].status, 200);
+    ck_assert_str_eq(r[0].body, "DONE 4");
+    tresp_free(r, 1);
+    wire_string_transport_clear_output(st);
+    /* No hint: the deadline (the next step) answers 204. */
+    st_feed(st, request("other 5"));
+    ck_assert_str_eq(unit_output(st), "");
+    st_steps(st);
+    tresp_expect(st, r, 1);
+    ck_assert_int_eq(r[0].status, 204);
+    tresp_free(r, 1);
+    wire_string_transport_clear_output(st);
+    /* Owed, then the above closes: 204 with Connection: close. */
+    st_feed(st, request("ask 6"));
+    st_steps(st);
+    ck_assert_str_eq(unit_output(st), "");
+    wire_transport_close(log.t);
+    ck_assert_int_eq(wire_transport_hint_reply(log.t, WIRE_REPLY_NONE),
+                     WIRE_ECLOSED);
+    st_steps(st);
+    tresp_expect(st, r, 1);
+    ck_assert_int_eq(r[0].status, 204);
+    ck_assert_str_eq(tresp_get(&r[0], "Connection"), "close");
+    tresp_free(r, 1);
+    st_done(st, &log);
+
+    /* The client layer, and a transport without answers: WIRE_ENOTSUP. */
+    memset(&log, 0, sizeof(log));
+    st = st_layer(false, &log, NULL);
+    ck_assert_int_eq(wire_transport_hint_reply(log.t, WIRE_REPLY_NONE),
+                     WIRE_ENOTSUP);
+    st_done(st, &log);
+    memset(&log, 0, sizeof(log));
+    st = wire_string_transport_new(rec_new(&log));
+    ck_assert_int_eq(wire_transport_hint_reply(st, WIRE_REPLY_LATER),
+                     WIRE_ENOTSUP);
+    st_done(st, &log);
+}
+END_TEST
+
 START_TEST(test_server_eof)
 {
     /* EOF after a whole request: answered, then EOF up; a write after it
@@ -545,6 +641,47 @@ END_TEST
 START_TEST(test_loop_no_reply_later)
 {
     no_reply_run(true);
+}
+END_TEST
+
+/* With a reply deadline of 10 ms, a request hinted LATER and answered
+ * after 60 ms gets its answer, not a 204; one hinted NONE gets its 204
+ * long before the deadline would have fired. */
+static void
+hint_later_hook(struct rec_log *log, struct wire_transport *t,
+                const void *data, size_t len)
+{
+    if (len >= 3 && memcmp(data, "ask", 3) == 0) {
+        ck_assert_int_eq(wire_transport_hint_reply(t, WIRE_REPLY_LATER), 0);
+        struct later *l = calloc(1, sizeof(*l));
+        ck_assert_ptr_nonnull(l);
+        l->t = t;
+        l->len = len < sizeof(l->msg) ? len : sizeof(l->msg);
+        for (size_t i = 0; i < l->len; i++)
+            l->msg[i] = (char)toupper(((const unsigned char *)data)[i]);
+        l->timer = wire_timer_new(wire_transport_loop(t), later_fire, l);
+        ck_assert_int_eq(wire_timer_start(l->timer, 60, 0), 0);
+    } else {
+        ck_assert_int_eq(wire_transport_hint_reply(t, WIRE_REPLY_NONE), 0);
+    }
+    (void)log;
+}
+
+START_TEST(test_loop_hint_reply)
+{
+    struct pair p = {0};
+    struct wire_http_layer_opts so = {.reply_timeout_ms = 10};
+    p.sv.on_data = hint_later_hook;
+    pair_start(&p, NULL, &so, 0);
+    const char *msgs[] = {"ask 1", "tell 2", "ask 3", "tell 4"};
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(wire_transport_write(p.cl.t, msgs[i], strlen(msgs[i])), 0);
+    struct want_n w = {&p.cl, 2};
+    ck_assert(unit_run_until(p.loop, got_n, &w, DEADLINE_MS));
+    ck_assert_str_eq(rec_escaped(&p.cl), "ASK 1|ASK 3|");
+    ck_assert_str_eq(rec_escaped(&p.sv), "ask 1|tell 2|ask 3|tell 4|");
+    ck_assert_int_eq(p.cl.lost, 0);
+    pair_end(&p);
 }
 END_TEST
 
@@ -1347,12 +1484,14 @@ http_layer_suite(void)
     tcase_add_test(tc, test_server_pipelined_splits);
     tcase_add_test(tc, test_server_no_reply_and_early_writes);
     tcase_add_test(tc, test_server_eof);
+    tcase_add_test(tc, test_server_hint_reply);
     tcase_add_test(tc, test_bad_opts);
     tc = unit_tcase(s, "loop");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_loop_pipelined);
     tcase_add_test(tc, test_loop_no_reply);
     tcase_add_test(tc, test_loop_no_reply_later);
+    tcase_add_test(tc, test_loop_hint_reply);
     tcase_add_test(tc, test_loop_not_2xx);
     tcase_add_test(tc, test_loop_limits);
     tcase_add_test(tc, test_loop_read_pause);

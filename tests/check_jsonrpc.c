@@ -1,6 +1,6 @@
 /*
  * JSON-RPC 2.0 (<wire/jsonrpc.h>) over every framing there is (lines,
- * Content-Length):
+ * Content-Length, and HTTP through the HTTP layers):
  *  - spec: every request/response pair of section 7 of the specification
  *    as test vectors, fed whole and byte by byte, the answer compared
  *    semantically (json_equal) with the specification's; and the same
@@ -14,13 +14,23 @@
  *    outstanding call failed once when the connection goes, batches;
  *  - loop: over the memory pair, answers out of order, timeouts, many
  *    calls outstanding, batches both ways, a server calling its client
- *    back, and the unknown id logged.
+ *    back, and the unknown id logged;
+ *  - http: section 7 again with the HTTP server layer under the peer
+ *    (each request one POST, each answer a 200, each unanswered message
+ *    a 204 given at once: the peer's reply hints) and with the HTTP
+ *    client layer (each call one POST); answers given later, which hold
+ *    their request (no 204) and the requests behind it; over the memory
+ *    pair, sleeps that would overtake each other over lines arriving in
+ *    call order (HTTP's), a timed-out call that holds up the next, many
+ *    calls pipelined, without a deadlock.
  * The sans-I/O cases run over the string transport; the loop ones never
  * sleep (unit_run_until).
  */
+#include "http_util.h"
 #include "unit.h"
 
 #include <wire/framing.h>
+#include <wire/http.h>
 #include <wire/jsonrpc.h>
 #include <wire/mem.h>
 #include <wire/string_transport.h>
@@ -28,8 +38,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FR_LINES, FR_CL, FR_N };
-static const char *const fr_names[FR_N] = {"lines", "content-length"};
+/* The framings every symmetric case runs over (FR_N of them), then the
+ * HTTP layers, whose two ends differ: the server layer (the peer answers
+ * POSTs) and the client layer (the peer's messages are POSTs). */
+enum { FR_LINES, FR_CL, FR_N, FR_HTTP_SERVER = FR_N, FR_HTTP_CLIENT, FR_ALL };
+static const char *const fr_names[FR_ALL] = {"lines", "content-length",
+                                             "http server", "http client"};
 
 /* ---- methods (those of the specification's examples, and helpers) ---- */
 
@@ -200,6 +214,15 @@ framed(struct wire_protocol *rpc, int fr)
         wire_lines_opts_init(&o, true, false);
         o.max_len = 4 * WIRE_JSONRPC_DEFAULT_MAX_MESSAGE;
         p = wire_chunk_layer_new(rpc, &o, &err);
+    } else if (fr == FR_HTTP_SERVER || fr == FR_HTTP_CLIENT) {
+        /* No reply_timeout_ms: the peer's hints decide the 204s. */
+        struct wire_http_layer_opts o = {
+            .path = "/rpc",
+            .content_type = "application/json",
+            .limits.max_body = 4 * WIRE_JSONRPC_DEFAULT_MAX_MESSAGE,
+        };
+        p = fr == FR_HTTP_SERVER ? wire_http_server_layer_new(rpc, &o, &err)
+                                 : wire_http_client_layer_new(rpc, &o, &err);
     } else {
         p = wire_content_length_layer_new(rpc, 4 * WIRE_JSONRPC_DEFAULT_MAX_MESSAGE,
                                           &err);
@@ -213,6 +236,7 @@ struct rt {
     struct wire_transport *st;
     struct wire_jsonrpc *rpc;
     struct closed closed;
+    int n204; /* FR_HTTP_SERVER: 204s seen by rt_take */
 };
 
 static void
@@ -248,10 +272,18 @@ static char *
 frame_text(int fr, const char *json, size_t *len)
 {
     size_t n = strlen(json);
-    char *out = malloc(n + 64);
+    char *out = malloc(n + 256); /* room for the longest frame, a POST head */
     ck_assert_ptr_nonnull(out);
     if (fr == FR_LINES)
         *len = (size_t)sprintf(out, "%s\n", json);
+    else if (fr == FR_HTTP_SERVER) /* what a client sends: a POST */
+        *len = (size_t)sprintf(out, "POST /rpc HTTP/1.1\r\nHost: h\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Content-Length: %zu\r\n\r\n%s", n, json);
+    else if (fr == FR_HTTP_CLIENT) /* what a server answers */
+        *len = (size_t)sprintf(out, "HTTP/1.1 200 OK\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Content-Length: %zu\r\n\r\n%s", n, json);
     else
         *len = (size_t)sprintf(out, "Content-Length: %zu\r\n\r\n%s", n, json);
     return out;
@@ -268,6 +300,70 @@ rt_feed(struct rt *r, const char *json, size_t piece)
     free(t);
 }
 
+static json_t *
+parse_message(const char *d, size_t n)
+{
+    json_error_t je;
+    json_t *m = json_loadb(d, n, 0, &je);
+    ck_assert_msg(m != NULL, "output is not JSON: %s: %.*s", je.text, (int)n, d);
+    return m;
+}
+
+/* FR_HTTP_SERVER: the responses written, each 200's body one message
+ * (application/json), each 204 counted. */
+static void
+take_http_responses(struct rt *r, json_t *all)
+{
+    size_t len = 0, used = 0;
+    const char *buf = wire_string_transport_output(r->st, &len);
+    struct tresp resp[16];
+    while (used < len) {
+        size_t u = 0;
+        int n = tresp_parse(buf + used, len - used, resp, 16, false, &u);
+        ck_assert_msg(n > 0, "not an HTTP response: '%.*s'", (int)(len - used),
+                      buf + used);
+        for (int i = 0; i < n; i++) {
+            if (resp[i].status == 204) {
+                ck_assert_uint_eq(resp[i].body_len, 0);
+                r->n204++;
+                continue;
+            }
+            ck_assert_int_eq(resp[i].status, 200);
+            ck_assert_str_eq(tresp_get(&resp[i], "Content-Type"),
+                             "application/json");
+            json_array_append_new(all, parse_message(resp[i].body,
+                                                     resp[i].body_len));
+        }
+        tresp_free(resp, n);
+        used += u;
+    }
+}
+
+/* FR_HTTP_CLIENT: the requests written, each a POST of /rpc whose body is
+ * one message. */
+static void
+take_http_requests(const char *out, size_t len, json_t *all)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const char *head = out + pos;
+        const char *end = strstr(head, "\r\n\r\n");
+        ck_assert_msg(end != NULL, "an unended request head: '%s'", head);
+        ck_assert_msg(strncmp(head, "POST /rpc HTTP/1.1\r\n", 20) == 0,
+                      "not a POST of /rpc: '%s'", head);
+        ck_assert_msg(strstr(head, "\r\nContent-Type: application/json\r\n") != NULL &&
+                          strstr(head, "\r\nContent-Type: application/json\r\n") < end,
+                      "no JSON content type: '%s'", head);
+        const char *cl = strstr(head, "\r\nContent-Length: ");
+        ck_assert_msg(cl != NULL && cl < end, "no Content-Length: '%s'", head);
+        size_t n = strtoul(cl + 18, NULL, 10);
+        pos = (size_t)(end + 4 - out);
+        ck_assert_uint_le(pos + n, len);
+        json_array_append_new(all, parse_message(out + pos, n));
+        pos += n;
+    }
+}
+
 /* What the peer wrote since the last call: an array of the messages,
  * each parsed. */
 static json_t *
@@ -280,6 +376,13 @@ rt_take(struct rt *r)
     size_t len = strlen(out);
     json_t *all = json_array();
     size_t pos = 0;
+    if (r->fr == FR_HTTP_SERVER) {
+        take_http_responses(r, all);
+        pos = len;
+    } else if (r->fr == FR_HTTP_CLIENT) {
+        take_http_requests(out, len, all);
+        pos = len;
+    }
     while (pos < len) {
         size_t n;
         if (r->fr == FR_LINES) {
@@ -995,8 +1098,9 @@ static const struct wire_jsonrpc_method loop_methods[] = {
     {"sum", m_sum, NULL},
 };
 
+/* The client's end over framing `cfr`, the server's over `sfr`. */
 static void
-pair_new(struct pair *pr, int fr, uint64_t timeout_ms)
+pair_new2(struct pair *pr, int cfr, int sfr, uint64_t timeout_ms)
 {
     memset(pr, 0, sizeof(*pr));
     pr->loop = wire_loop_new();
@@ -1008,9 +1112,23 @@ pair_new(struct pair *pr, int fr, uint64_t timeout_ms)
     struct wire_jsonrpc_opts so = {.methods = loop_methods,
                                    .nmethods = sizeof(loop_methods) / sizeof(loop_methods[0]),
                                    .on_close = on_closed, .arg = &pr->scl};
-    struct wire_protocol *c = framed(wire_jsonrpc_new(&co, &pr->client, NULL), fr);
-    struct wire_protocol *s = framed(wire_jsonrpc_new(&so, &pr->server, NULL), fr);
+    struct wire_protocol *c = framed(wire_jsonrpc_new(&co, &pr->client, NULL), cfr);
+    struct wire_protocol *s = framed(wire_jsonrpc_new(&so, &pr->server, NULL), sfr);
     ck_assert_int_eq(wire_mem_pair(pr->loop, c, s, 0, NULL, NULL), 0);
+}
+
+static void
+pair_new(struct pair *pr, int fr, uint64_t timeout_ms)
+{
+    pair_new2(pr, fr, fr, timeout_ms);
+}
+
+/* JSON-RPC over HTTP: the client over the client layer, the server over
+ * the server layer. */
+static void
+pair_new_http(struct pair *pr, uint64_t timeout_ms)
+{
+    pair_new2(pr, FR_HTTP_CLIENT, FR_HTTP_SERVER, timeout_ms);
 }
 
 static bool
@@ -1218,6 +1336,334 @@ START_TEST(test_loop_server_gone)
 }
 END_TEST
 
+/* ---- over HTTP ---- */
+
+/* Section 7 with the HTTP server layer under the peer: each request a
+ * POST, each answer a 200 with the response, each message without one a
+ * 204 -- at once, inside the delivery (the peer's WIRE_REPLY_NONE), not
+ * at the layer's deadline (the next step). */
+START_TEST(test_http_spec_server)
+{
+    notifications = 0;
+    static const size_t pieces[] = {0, 7, 1};
+    for (size_t k = 0; k < 3; k++) {
+        struct rt r;
+        rt_new(&r, FR_HTTP_SERVER);
+        for (size_t i = 0; i < NVEC; i++) {
+            rt_feed(&r, spec_vectors[i].req, pieces[k]);
+            /* Answered (or 204) before any step. */
+            ck_assert_msg(strstr(unit_output(r.st), "\r\n\r\n") != NULL,
+                          "%s, pieces of %zu: no answer before a step",
+                          spec_vectors[i].name, pieces[k]);
+            int before = r.n204;
+            char ctx[120];
+            snprintf(ctx, sizeof(ctx), "%s, pieces of %zu",
+                     spec_vectors[i].name, pieces[k]);
+            expect_one(&r, spec_vectors[i].resp, ctx);
+            ck_assert_int_eq(r.n204 - before, spec_vectors[i].resp == NULL);
+        }
+        ck_assert_int_eq(r.n204, 3);
+        ck_assert(!wire_string_transport_closed(r.st));
+        rt_free(&r);
+    }
+    ck_assert_int_eq(notifications, 3 * 4);
+}
+END_TEST
+
+/* The same exchanges from the client's side over the HTTP client layer:
+ * each message one POST; the answers come in request order (a 204 for
+ * the notification), and the batch's members in any order inside its
+ * one answer. */
+START_TEST(test_http_spec_client)
+{
+    struct rt r;
+    rt_new(&r, FR_HTTP_CLIENT);
+    struct res res[8] = {{0}};
+    struct wire_error err = {0};
+    ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "subtract", json_pack("[ii]", 42, 23),
+                                       0, on_res, &res[0], &err), 0);
+    ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "subtract",
+                                       json_pack("{sisi}", "subtrahend", 23,
+                                                 "minuend", 42),
+                                       0, on_res, &res[1], &err), 0);
+    ck_assert_int_eq(wire_jsonrpc_notify(r.rpc, "update",
+                                         json_pack("[iiiii]", 1, 2, 3, 4, 5),
+                                         &err), 0);
+    ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "foobar", NULL, 0, on_res,
+                                       &res[2], &err), 0);
+    json_t *got = rt_take(&r);
+    json_t *want = parse(
+        "[{\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [42, 23], \"id\": 1},"
+        " {\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": {\"subtrahend\": 23, \"minuend\": 42}, \"id\": 2},"
+        " {\"jsonrpc\": \"2.0\", \"method\": \"update\", \"params\": [1,2,3,4,5]},"
+        " {\"jsonrpc\": \"2.0\", \"method\": \"foobar\", \"id\": 3}]");
+    ck_assert(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    /* The answers, in request order, at every split. */
+    rt_feed(&r, "{\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 1}", 1);
+    ck_assert_int_eq(res[0].n, 1);
+    rt_feed(&r, "{\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 2}", 3);
+    st_feed(r.st, "HTTP/1.1 204 No Content\r\n\r\n");
+    rt_feed(&r, "{\"jsonrpc\": \"2.0\", \"error\": {\"code\": -32601, \"message\": \"Method not found\"}, \"id\": 3}", 0);
+    ck_assert_int_eq(json_integer_value(res[0].result), 19);
+    ck_assert_int_eq(res[1].n, 1);
+    ck_assert_int_eq(json_integer_value(res[1].result), 19);
+    ck_assert_int_eq(res[2].n, 1);
+    ck_assert_int_eq(res[2].code, -32601);
+    ck_assert(!res[2].local);
+    ck_assert(res[0].order < res[1].order && res[1].order < res[2].order);
+
+    struct wire_jsonrpc_batch *b = wire_jsonrpc_batch_new(r.rpc);
+    ck_assert_int_eq(wire_jsonrpc_batch_call(b, "sum", json_pack("[iii]", 1, 2, 4),
+                                             on_res, &res[3]), 0);
+    ck_assert_int_eq(wire_jsonrpc_batch_notify(b, "notify_hello",
+                                               json_pack("[i]", 7)), 0);
+    ck_assert_int_eq(wire_jsonrpc_batch_call(b, "subtract",
+                                             json_pack("[ii]", 42, 23),
+                                             on_res, &res[4]), 0);
+    ck_assert_int_eq(wire_jsonrpc_batch_call(b, "get_data", NULL, on_res,
+                                             &res[5]), 0);
+    ck_assert_int_eq(wire_jsonrpc_batch_send(b, 0, &err), 0);
+    got = rt_take(&r);
+    want = parse(
+        "[[{\"jsonrpc\": \"2.0\", \"method\": \"sum\", \"params\": [1,2,4], \"id\": 4},"
+        "  {\"jsonrpc\": \"2.0\", \"method\": \"notify_hello\", \"params\": [7]},"
+        "  {\"jsonrpc\": \"2.0\", \"method\": \"subtract\", \"params\": [42,23], \"id\": 5},"
+        "  {\"jsonrpc\": \"2.0\", \"method\": \"get_data\", \"id\": 6}]]");
+    ck_assert(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    rt_feed(&r, "[{\"jsonrpc\": \"2.0\", \"result\": [\"hello\", 5], \"id\": 6},"
+                " {\"jsonrpc\": \"2.0\", \"result\": 7, \"id\": 4},"
+                " {\"jsonrpc\": \"2.0\", \"result\": 19, \"id\": 5}]", 0);
+    ck_assert_int_eq(json_integer_value(res[3].result), 7);
+    ck_assert_int_eq(json_integer_value(res[4].result), 19);
+    want = parse("[\"hello\", 5]");
+    ck_assert(json_equal(res[5].result, want));
+    json_decref(want);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(res[i].n, 1);
+    expect_one(&r, NULL, "after responses"); /* no request made of them */
+    /* A call the server answers with no message (204): it stays pending,
+     * and fails when the connection goes. */
+    ck_assert_int_eq(wire_jsonrpc_call(r.rpc, "x", NULL, 0, on_res, &res[6],
+                                       &err), 0);
+    json_decref(rt_take(&r));
+    st_feed(r.st, "HTTP/1.1 204 No Content\r\n\r\n");
+    wire_string_transport_step(r.st);
+    ck_assert_int_eq(res[6].n, 0);
+    rt_free(&r);
+    ck_assert_int_eq(res[6].n, 1);
+    ck_assert_int_eq(res[6].code, WIRE_ECLOSED);
+    res_clear(res, 8);
+}
+END_TEST
+
+/* Answers given later over the HTTP server layer: the request waits (no
+ * 204, however many steps), and so do the requests behind it (HTTP
+ * answers in order: they are not even delivered); a notification, and a
+ * batch of them, get their 204 at once even when their handler answers
+ * later; a batch with a call answered later waits for it. */
+START_TEST(test_http_server_later)
+{
+    struct rt r;
+    rt_new(&r, FR_HTTP_SERVER);
+    nlater = 0;
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":1}", 0);
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[2],\"id\":2}", 0);
+    for (int i = 0; i < 10; i++)
+        wire_string_transport_step(r.st);
+    ck_assert_int_eq(nlater, 1);
+    expect_one(&r, NULL, "owed: nothing yet");
+    ck_assert_int_eq(r.n204, 0);
+    ck_assert_int_eq(wire_jsonrpc_respond(later[0], json_string("one")), 0);
+    json_t *got = rt_take(&r);
+    json_t *want = parse("[{\"jsonrpc\":\"2.0\",\"result\":\"one\",\"id\":1},"
+                         " {\"jsonrpc\":\"2.0\",\"result\":[2],\"id\":2}]");
+    ck_assert(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    ck_assert_int_eq(r.n204, 0);
+
+    /* A notification whose handler answers later: 204 now. */
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\"}", 0);
+    ck_assert_int_eq(nlater, 2);
+    expect_one(&r, NULL, "a notification");
+    ck_assert_int_eq(r.n204, 1);
+    ck_assert_int_eq(wire_jsonrpc_respond(later[1], NULL), 0);
+    expect_one(&r, NULL, "the notification answered");
+    ck_assert_int_eq(r.n204, 1);
+
+    /* A batch of notifications answered later: 204 now. */
+    rt_feed(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"later\"},"
+                " {\"jsonrpc\":\"2.0\",\"method\":\"update\"}]", 0);
+    ck_assert_int_eq(nlater, 3);
+    expect_one(&r, NULL, "a batch of notifications");
+    ck_assert_int_eq(r.n204, 2);
+    ck_assert_int_eq(wire_jsonrpc_respond(later[2], NULL), 0);
+
+    /* A batch whose only call answers later, with an error member and a
+     * notification answered later: the array once all are answered. */
+    rt_feed(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":\"a\"},"
+                " 5,"
+                " {\"jsonrpc\":\"2.0\",\"method\":\"later\"}]", 0);
+    ck_assert_int_eq(nlater, 5);
+    for (int i = 0; i < 10; i++)
+        wire_string_transport_step(r.st);
+    expect_one(&r, NULL, "batch: owed");
+    ck_assert_int_eq(wire_jsonrpc_respond(later[3], json_true()), 0);
+    expect_one(&r, NULL, "batch: a notification left");
+    ck_assert_int_eq(wire_jsonrpc_respond(later[4], NULL), 0);
+    expect_one(&r, "[{\"jsonrpc\":\"2.0\",\"result\":true,\"id\":\"a\"},"
+                   " {\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":null}]",
+               "batch: all answered");
+    /* A batch of notifications and an error: the error at once. */
+    rt_feed(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"later\"}, 5]", 0);
+    ck_assert_int_eq(nlater, 6);
+    expect_one(&r, NULL, "batch: a notification left");
+    ck_assert_int_eq(wire_jsonrpc_respond(later[5], NULL), 0);
+    expect_one(&r, "[{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"},\"id\":null}]",
+               "batch: its error");
+
+    /* Responses and blank messages answer nothing: 204. */
+    int n204 = r.n204;
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"result\":1,\"id\":77}", 0);
+    rt_feed(&r, " \n ", 0);
+    expect_one(&r, NULL, "a response, a blank message");
+    ck_assert_int_eq(r.n204, n204 + 2);
+
+    /* The client's EOF while an answer is owed: the answer goes out,
+     * then the connection closes. */
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":9}", 0);
+    ck_assert_int_eq(nlater, 7);
+    ck_assert_int_eq(wire_string_transport_feed_eof(r.st), 0);
+    wire_string_transport_step(r.st);
+    ck_assert(!wire_string_transport_closed(r.st));
+    ck_assert_int_eq(r.closed.n, 0);
+    ck_assert_int_eq(wire_jsonrpc_respond(later[6], json_integer(9)), 0);
+    expect_one(&r, "{\"jsonrpc\":\"2.0\",\"result\":9,\"id\":9}", "after EOF");
+    ck_assert(wire_string_transport_closed(r.st));
+    ck_assert_int_eq(r.closed.n, 1);
+    ck_assert_int_eq(r.closed.code, 0);
+    rt_free(&r);
+
+    /* Closed while an answer is owed: 204 and Connection: close; the
+     * late answer then finds the connection gone. */
+    rt_new(&r, FR_HTTP_SERVER);
+    nlater = 0;
+    rt_feed(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"id\":1}", 0);
+    wire_jsonrpc_close(r.rpc);
+    wire_string_transport_step(r.st);
+    ck_assert_contains(unit_output(r.st), "Connection: close");
+    expect_one(&r, NULL, "closed while owed");
+    ck_assert_int_eq(r.n204, 1);
+    rt_free(&r);
+    ck_assert_int_eq(wire_jsonrpc_respond(later[0], NULL), WIRE_ECLOSED);
+}
+END_TEST
+
+/* Over the memory pair: sleeps that overtake each other over lines
+ * (test_loop_out_of_order) come back in call order over HTTP, each
+ * answer with its own call (none cut short by a 204: reply_timeout_ms is
+ * 0), and the notifications between them are not held up. */
+START_TEST(test_http_loop_order)
+{
+    struct pair pr;
+    pair_new_http(&pr, 0);
+    static const int ms[] = {80, 5, 40, 0, 20};
+    struct res res[5] = {{0}};
+    res_clock = 0;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(wire_jsonrpc_call(pr.client, "sleep",
+                                           json_pack("{si}", "ms", ms[i]), 0,
+                                           on_res, &res[i], NULL), 0);
+        ck_assert_int_eq(wire_jsonrpc_notify(pr.client, "sum",
+                                             json_pack("[i]", i), NULL), 0);
+    }
+    struct counted c = {res, 5};
+    ck_assert(unit_run_until(pr.loop, all_done, &c, 5000));
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(res[i].n, 1);
+        ck_assert_msg(res[i].result != NULL, "call %d: %s", i, res[i].msg);
+        ck_assert_int_eq(json_integer_value(res[i].result), ms[i]);
+        if (i > 0) /* in call order: HTTP's */
+            ck_assert_int_lt(res[i - 1].order, res[i].order);
+    }
+    pair_free(&pr);
+    ck_assert_int_eq(pr.ccl.code, 0);
+    ck_assert_int_eq(pr.scl.code, 0);
+    res_clear(res, 5);
+}
+END_TEST
+
+/* A call that times out at the client holds its HTTP request (and the
+ * one behind it) until the server answers it; the late answer is then an
+ * unknown id, logged and dropped, and the call behind it is answered.
+ * Nothing deadlocks. */
+START_TEST(test_http_loop_timeout)
+{
+    struct pair pr;
+    pair_new_http(&pr, 50);
+    logged[0] = '\0';
+    wire_loop_set_log(pr.loop, capture_log, NULL);
+    nlater = 0;
+    struct res res[2] = {{0}};
+    ck_assert_int_eq(wire_jsonrpc_call(pr.client, "later", NULL, 0, on_res,
+                                       &res[0], NULL), 0);
+    ck_assert_int_eq(wire_jsonrpc_call(pr.client, "sum", json_pack("[ii]", 1, 2),
+                                       UINT64_MAX, on_res, &res[1], NULL), 0);
+    struct counted c = {res, 1};
+    ck_assert(unit_run_until(pr.loop, all_done, &c, 5000));
+    ck_assert_int_eq(res[0].code, WIRE_ETIMEDOUT);
+    ck_assert_int_eq(res[1].n, 0); /* behind the owed answer */
+    ck_assert_int_eq(nlater, 1);
+    ck_assert_int_eq(wire_jsonrpc_respond(later[0], json_true()), 0);
+    c.res = &res[1];
+    ck_assert(unit_run_until(pr.loop, all_done, &c, 5000));
+    ck_assert_int_eq(json_integer_value(res[1].result), 3);
+    ck_assert_contains(logged, "jsonrpc: dropped a response with unknown id 1");
+    pair_free(&pr);
+    res_clear(res, 2);
+}
+END_TEST
+
+/* Many calls and notifications pipelined over HTTP, half of them
+ * answered on a later turn (by a timer). */
+START_TEST(test_http_loop_many)
+{
+    enum { N = 600 };
+    struct pair pr;
+    pair_new_http(&pr, 0);
+    struct res *res = calloc(N, sizeof(*res));
+    ck_assert_ptr_nonnull(res);
+    res_clock = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(wire_jsonrpc_call(pr.client, i % 2 ? "echo" : "sleep",
+                                           json_pack("{si}", "ms", i % 3), 0,
+                                           on_res, &res[i], NULL), 0);
+        if (i % 5 == 0)
+            ck_assert_int_eq(wire_jsonrpc_notify(pr.client, "echo",
+                                                 json_pack("[i]", i), NULL), 0);
+    }
+    struct counted c = {res, N};
+    ck_assert(unit_run_until(pr.loop, all_done, &c, 20000));
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(res[i].n, 1);
+        if (i % 2)
+            ck_assert_int_eq(json_integer_value(json_object_get(res[i].result, "ms")),
+                             i % 3);
+        else
+            ck_assert_int_eq(json_integer_value(res[i].result), i % 3);
+        if (i > 0)
+            ck_assert_int_lt(res[i - 1].order, res[i].order);
+    }
+    pair_free(&pr);
+    res_clear(res, N);
+    free(res);
+}
+END_TEST
+
 Suite *
 jsonrpc_suite(void)
 {
@@ -1244,5 +1690,13 @@ jsonrpc_suite(void)
     tcase_add_test(tc, test_loop_many);
     tcase_add_test(tc, test_loop_batch_and_callback);
     tcase_add_test(tc, test_loop_server_gone);
+    tc = unit_tcase(s, "http");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_http_spec_server);
+    tcase_add_test(tc, test_http_spec_client);
+    tcase_add_test(tc, test_http_server_later);
+    tcase_add_test(tc, test_http_loop_order);
+    tcase_add_test(tc, test_http_loop_timeout);
+    tcase_add_test(tc, test_http_loop_many);
     return s;
 }

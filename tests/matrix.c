@@ -180,6 +180,26 @@ const struct matrix_proto matrix_protos[] = {
                          "is the content-length row's cell",
     },
     {
+        /* JSON-RPC over HTTP (PEP 3153's stack: transport, HTTP, the HTTP
+         * client/server layer, JSON-RPC): each call one POST, pipelined
+         * (a window of 16), its answer the response; the half-close
+         * exchange's "eof" notification gets a 204 at once (the peer's
+         * reply hint), and the server closes from inside it. */
+        .name = "jsonrpc-http",
+        .build_client = mx_build_jsonrpc,
+        .build_server = mx_build_jsonrpc,
+        .http = true,
+        .max_msg = 24 * CONF_KIB,
+        .share = 8,
+        .own_half_close = true,
+        .no_write_after_eof = true,
+        .no_err_reason = "JSON-RPC answers an over-long message with an "
+                         "error response and keeps the connection "
+                         "(check_jsonrpc: limits); the HTTP body limit "
+                         "is the http row's business (413, check_http_layer: "
+                         "limits)",
+    },
+    {
         /* HTTP as a transport: each message one POST, its echo the
          * response (the server layer's 204 rule never fires: the server
          * echoes at once). */

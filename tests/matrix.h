@@ -49,6 +49,9 @@ struct matrix_proto {
     bool little_endian, counts_header, netstring;
     /* "Content-Length: N\r\n\r\n" headers (the Content-Length layer). */
     bool content_length;
+    /* JSON-RPC rows: over the HTTP layers (client layer under the client,
+     * server layer under the server) instead of lines. */
+    bool http;
     /* Divides the echo cells' byte budget (0: 1), for rows whose
      * messages cost far more than their bytes (JSON-RPC: hex in JSON,
      * parsed and built again on both ends). */
@@ -191,8 +194,9 @@ struct wire_protocol *mx_build_http_layer(struct mx_end *e);
 bool mx_half_close(const struct mx_cell *m);
 bool mx_trailer(const struct mx_cell *m);
 struct wire_protocol *mx_build_cl_layer(struct mx_end *e);
-/* JSON-RPC over lines (or, for a `content_length` row, Content-Length):
- * each message is an "echo" call whose params carry it in hex. */
+/* JSON-RPC over lines (or, for a `content_length` row, Content-Length;
+ * for an `http` row, the HTTP layers): each message is an "echo" call
+ * whose params carry it in hex. */
 struct wire_protocol *mx_build_jsonrpc(struct mx_end *e);
 
 #endif

@@ -694,7 +694,9 @@ mx_build_cl_layer(struct mx_end *e)
  * half-closes; the server's "eof" method is the application's EOF, and
  * its trailer goes to the client as a notification "msg".  A clean loss
  * without that is reported as the peer's EOF, then the loss (the peer
- * does not tell EOF from close). */
+ * does not tell EOF from close).  Over HTTP the client's write_eof is the
+ * HTTP client layer's own ("no more requests"), and nothing can carry a
+ * trailer after it (the row says no_write_after_eof). */
 
 
 static const char hexd[] = "0123456789abcdef";
@@ -860,7 +862,14 @@ rpc_m_eof(void *arg, struct wire_jsonrpc_call *call, json_t *params)
     struct mx_end *e = arg;
     (void)params;
     wire_jsonrpc_respond(call, NULL);
-    if (!mx_app_eof(e))
+    /* The server closes from inside the handler (over HTTP: a 204 with
+     * Connection: close answers the notification), except over a
+     * transport whose server-side close drops what the client has not
+     * read yet (serial-pty, conf.h: server_close_drops), where the last
+     * answers could be lost: there it waits for the client's close (the
+     * HTTP client layer closes once every answer is in, after its
+     * write_eof), which the peer's EOF handling turns into its own. */
+    if (!mx_app_eof(e) && e->c->f->server_close_drops == NULL)
         e->form->close(e);
 }
 
@@ -913,9 +922,19 @@ mx_build_jsonrpc(struct mx_end *e)
     };
     struct wire_error err = {0};
     e->form = &jsonrpc_form;
-    e->tname = r->content_length ? "content-length" : "lines";
+    e->tname = r->http ? (e->server ? "http-server" : "http-client")
+               : r->content_length ? "content-length" : "lines";
     struct wire_protocol *p = wire_jsonrpc_new(&o, NULL, &err);
-    if (p != NULL && r->content_length) {
+    if (p != NULL && r->http) {
+        /* No reply_timeout_ms: the peer's hints say which request gets
+         * an answer. */
+        struct wire_http_layer_opts ho = {
+            .content_type = "application/json",
+            .limits.max_body = wire_max,
+        };
+        p = e->server ? wire_http_server_layer_new(p, &ho, &err)
+                      : wire_http_client_layer_new(p, &ho, &err);
+    } else if (p != NULL && r->content_length) {
         p = wire_content_length_layer_new(p, wire_max, &err);
     } else if (p != NULL) {
         struct wire_chunk_opts co;

@@ -390,18 +390,33 @@ WIRE_EXPORT int wire_http_request_take_over(struct wire_http_request *r,
  * No Content (meaning "no message") when nothing has been written for it
  * `reply_timeout_ms` after it was delivered (default 0: at the end of the
  * loop turn that delivered it, which suits protocols that decide at once
- * whether to answer, such as a JSON-RPC notification; set it for
- * protocols that answer later; over a transport without a loop, the
- * string transport, the deadline is its next step).  The deadline runs
- * from the delivery to
- * the protocol above (not from the request's arrival: a request held
- * while the protocol above paused reading has none), and a message
- * written but still queued (the transport below is full) counts as the
- * answer.  Requests are handled one at a time (the next is not parsed
+ * whether to answer; over a transport without a loop, the string
+ * transport, the deadline is its next step).  The deadline runs from the
+ * delivery to the protocol above (not from the request's arrival: a
+ * request held while the protocol above paused reading has none), and a
+ * message written but still queued (the transport below is full) counts
+ * as the answer.
+ *
+ * A protocol that knows whether it will answer says so, and the deadline
+ * no longer guesses: wire_transport_hint_reply(t, WIRE_REPLY_NONE) from
+ * data_received answers 204 at once; WIRE_REPLY_LATER cancels the
+ * deadline, and the request waits for its answer however long it takes
+ * (bounded by the client's timeouts, and by close, which answers 204 and
+ * closes).  The JSON-RPC peer (<wire/jsonrpc.h>) hints every message: a
+ * notification gets its 204 at once, a call answered later (a slow
+ * method) is not cut short, with reply_timeout_ms left at 0.  Set
+ * reply_timeout_ms only for a protocol that answers later without
+ * hinting.
+ *
+ * Order.  Requests are handled one at a time (the next is not parsed
  * before this one is answered), so an answer never waits for the next
- * request.  A message written while no request waits (before the first,
- * or after a 204) is held, under the above's watermarks, and goes out as
- * the next request's response: HTTP lets a server speak only when asked.
+ * request, and answers go out in request order; a request whose answer
+ * is owed holds up the requests pipelined behind it (HTTP/1.1 has no
+ * other order), so the protocol above must not wait for a later message
+ * before answering an earlier one: that waits for ever.  A message
+ * written while no request waits (before the first, or after a 204) is
+ * held, under the above's watermarks, and goes out as the next request's
+ * response: HTTP lets a server speak only when asked.
  *
  * Errors.  Responses other than 2xx fail the client layer with
  * WIRE_EPROTO and the status line plus the start of the body ("http
@@ -451,7 +466,7 @@ struct wire_http_layer_opts {
     const char *content_type; /**< default "application/octet-stream" */
     const char *host;         /**< client: Host (see wire_http_client_opts) */
     struct wire_http_limits limits;
-    uint64_t reply_timeout_ms; /**< server: see above */
+    uint64_t reply_timeout_ms; /**< server: the 204 rule, above */
 };
 
 /**

@@ -26,6 +26,27 @@
  * call of ours is waiting, reading pauses too, so a peer that sends
  * requests without reading the answers cannot grow our buffers.
  *
+ * Over a carrier that pairs each message with an answer (HTTP: each
+ * request carries one message and must get one response), the peer says
+ * after handling each message whether an answer will follow
+ * (wire_transport_hint_reply: WIRE_REPLY_LATER when a call with an id, or
+ * a batch with one, is left for its handler to answer later;
+ * WIRE_REPLY_NONE for a notification, an all-notification batch, a
+ * response, a blank message).  So the HTTP server layer answers a
+ * notification with 204 at once and lets a slow method take as long as it
+ * needs, with no reply_timeout_ms to tune; over every other transport the
+ * hint is ignored (WIRE_ENOTSUP).  HTTP answers in request order, one
+ * message per request: calls pipelined on one HTTP connection are handed
+ * to their handlers one at a time, each once the one before was answered,
+ * so answers that overtake each other over lines or Content-Length
+ * arrive in call order over HTTP (a client wanting them to overtake uses
+ * more connections), and a handler must not wait for a later call before
+ * answering (over HTTP that later call never comes).  The HTTP client
+ * layer's limits.head_timeout_ms (default 10 s) bounds how long an answer
+ * may take; set it above the calls' timeout.  A server cannot call its
+ * client over HTTP: a server speaks only when asked, so what it writes
+ * unasked goes out as the answer to the client's next request.
+ *
  * Client side: calls with a callback and a timeout, notifications,
  * batches; many calls outstanding, responses matched by id in any order;
  * every call's callback runs exactly once: with the result, the error

@@ -114,6 +114,37 @@ WIRE_EXPORT void wire_transport_get_write_buffer_limits(const struct wire_transp
 /** Bytes queued and not yet handed to the handle (or the layer below). */
 WIRE_EXPORT size_t wire_transport_get_write_buffer_size(const struct wire_transport *t);
 
+/** What a protocol on a message transport says about the message it was
+ *  given last (see wire_transport_hint_reply). */
+enum wire_reply_hint {
+    /** This message gets no answer. */
+    WIRE_REPLY_NONE = 1,
+    /** An answer will be written, maybe on a later turn. */
+    WIRE_REPLY_LATER = 2
+};
+
+/**
+ * Say whether the message delivered last (the latest data_received) will
+ * be answered, for a transport that pairs each message with an answer: a
+ * request/response carrier such as the HTTP server layer (<wire/http.h>,
+ * "The 204 rule"), which must answer every request, with "nothing" (HTTP
+ * 204) when the protocol above has nothing to say.  Without a hint such
+ * a carrier must guess when "nothing" is the answer (a deadline); with it,
+ * WIRE_REPLY_NONE lets it answer "nothing" at once and WIRE_REPLY_LATER
+ * lets it wait for an answer however long it takes.  Call it once the
+ * protocol knows, usually from inside data_received; a message written
+ * for it already is its answer, whatever the hint says.
+ *
+ * The hint is the transport's own business: it is not forwarded below,
+ * and transports that do not pair messages with answers (every byte
+ * stream, the framing layers, the HTTP client layer) return WIRE_ENOTSUP,
+ * which the protocol ignores, so one protocol runs unchanged over both
+ * kinds.  Returns 0, WIRE_ENOTSUP, WIRE_EINVAL (not a wire_reply_hint),
+ * WIRE_ESTATE (before connection_made) or WIRE_ECLOSED (closing or lost).
+ */
+WIRE_EXPORT int wire_transport_hint_reply(struct wire_transport *t,
+                                          enum wire_reply_hint hint);
+
 /** Keys for wire_transport_get_info(). */
 enum wire_info {
     /** char[]: the transport's name ("tcp", "unix", "mem", "tls", ...) */

@@ -93,6 +93,11 @@ struct wire_transport_ops {
      *  still a message. */
     int (*frame)(struct wire_transport *t, const struct iovec *iov,
                  int iovcnt, size_t total, struct wire_frame *f);
+    /** Optional, for transports that pair each message they deliver with
+     *  an answer (the HTTP server layer): wire_transport_hint_reply about
+     *  the message delivered last, `hint` a valid enum wire_reply_hint,
+     *  the transport started and not closing.  NULL: WIRE_ENOTSUP. */
+    int (*hint_reply)(struct wire_transport *t, enum wire_reply_hint hint);
 };
 
 struct wire__outq;

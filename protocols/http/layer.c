@@ -97,6 +97,7 @@ struct hl {
     struct wire_http_exchange *x;
     enum hl_xstate xs;
     bool peer_eof;        /* the client ended its side */
+    bool owed;            /* the above said an answer will come (hint) */
     struct wire_soon reply_soon;
     struct wire_timer *reply_timer;
     /* state */
@@ -427,6 +428,7 @@ srv_deliver(struct hl *h, const void *data, size_t len)
 {
     h->xs = X_AWAIT;
     h->delivered = true;
+    h->owed = false;
     /* Writes flow again: a message written earlier answers at once, a
      * message written from data_received goes straight down. */
     wire_layer_hold_writes(&h->l, false);
@@ -434,14 +436,14 @@ srv_deliver(struct hl *h, const void *data, size_t len)
         wire_layer_deliver(&h->l, data, len);
     if (h->buf == data)
         buf_reset(h);
-    if (h->x != NULL && h->xs == X_AWAIT && !h->closed)
+    if (h->x != NULL && h->xs == X_AWAIT && !h->closed && !h->owed)
         reply_arm(h);
 }
 
 static void
 srv_no_reply(struct hl *h)
 {
-    if (h->x == NULL || h->xs != X_AWAIT || h->closed || h->dying)
+    if (h->x == NULL || h->xs != X_AWAIT || h->closed || h->dying || h->owed)
         return;
     /* Written but waiting above (the transport below is full): that
      * message is the answer. */
@@ -482,6 +484,33 @@ reply_arm(struct hl *h)
     wire_transport_ref(&h->l.above);
     h->reply_soon.fn = reply_soon_run;
     wire_impl_defer(&h->l.above, &h->reply_soon);
+}
+
+/*
+ * wire_transport_hint_reply from above, about the request it was given
+ * last.  NONE answers 204 now (unless a message was written for it:
+ * srv_no_reply checks); LATER cancels the 204 deadline, and the request
+ * waits for its answer however long it takes (the client's own timeouts
+ * bound it).  A request already answered, or none waiting: nothing to do.
+ * Called from inside the above's data_received as a rule: the engine is
+ * then inside its on_body/on_body_end handler, from which answering is
+ * allowed (srv_send answers from there too).
+ */
+static int
+hl_hint_reply(struct wire_transport *t, enum wire_reply_hint hint)
+{
+    struct hl *h = hl_of_t(t);
+    if (h->x == NULL || h->xs != X_AWAIT || h->closed || h->dying)
+        return 0;
+    if (hint == WIRE_REPLY_NONE) {
+        h->owed = false;
+        srv_no_reply(h);
+        return 0;
+    }
+    h->owed = true;
+    if (h->reply_timer != NULL)
+        wire_timer_stop(h->reply_timer);
+    return 0; /* a reply_soon already queued finds `owed` and stays quiet */
 }
 
 /* After the client's EOF: once no exchange is left, EOF goes up. */
@@ -901,7 +930,7 @@ hl_destroy(struct wire_layer *l)
     free(h);
 }
 
-#define HL_TRANSPORT_OPS(lname, lcaps)                                        \
+#define HL_TRANSPORT_OPS(lname, lcaps, hintfn)                                \
     {                                                                         \
         .name = (lname), .caps = (lcaps),                                     \
         .read_start = hl_read_start, .read_stop = hl_read_stop,               \
@@ -911,13 +940,13 @@ hl_destroy(struct wire_layer *l)
         .close = wire_layer_hook_close,                                       \
         .get_info = wire_layer_hook_get_info,                                 \
         .free = wire_layer_hook_free,                                         \
-        .defer = NULL, .frame = hl_frame,                                     \
+        .defer = NULL, .frame = hl_frame, .hint_reply = (hintfn),             \
     }
 
 static const struct wire_layer_ops client_ops = {
     /* write_eof is the layer's own (no more requests), over any
      * transport. */
-    .transport = HL_TRANSPORT_OPS("http-client", WIRE_CAP_HALF_CLOSE),
+    .transport = HL_TRANSPORT_OPS("http-client", WIRE_CAP_HALF_CLOSE, NULL),
     .made = hl_made,
     .recv = hl_recv,
     .recv_eof = hl_recv_eof,
@@ -931,7 +960,7 @@ static const struct wire_layer_ops client_ops = {
 static const struct wire_layer_ops server_ops = {
     /* No write_eof: a server answers requests, it cannot end its side
      * while the client may still ask. */
-    .transport = HL_TRANSPORT_OPS("http-server", 0),
+    .transport = HL_TRANSPORT_OPS("http-server", 0, hl_hint_reply),
     .made = hl_made,
     .recv = hl_recv,
     .recv_eof = hl_recv_eof,

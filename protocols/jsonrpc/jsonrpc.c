@@ -18,6 +18,8 @@
 #include <string.h>
 
 #define JR_PARSE_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+/* Messages up to this size are dumped on the stack (see jr_send). */
+#define JR_SMALL_TEXT 2048
 
 static struct wire_jsonrpc *
 jr_of(struct wire_protocol *p)
@@ -65,6 +67,80 @@ write_text(struct wire_jsonrpc *rpc, char *text, size_t len)
     return rc;
 }
 
+/* Append the compact text of `v` at b[at], at most `cap` bytes in all:
+ * an integer by hand (jansson formats each with snprintf, the largest
+ * cost of dumping a small response), anything else with json_dumpb, so
+ * the text is the one json_dumps would give.  Returns the new length, or
+ * 0 when it does not fit. */
+static size_t
+put_value(char *b, size_t at, size_t cap, json_t *v)
+{
+    if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        /* Negated as unsigned: the most negative value has no positive. */
+        unsigned long long u = x < 0 ? 0ull - (unsigned long long)x
+                                     : (unsigned long long)x;
+        char tmp[24];
+        size_t n = 0;
+        do {
+            tmp[sizeof(tmp) - ++n] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        if (x < 0)
+            tmp[sizeof(tmp) - ++n] = '-';
+        if (n > cap - at)
+            return 0;
+        memcpy(b + at, tmp + sizeof(tmp) - n, n);
+        return at + n;
+    }
+    size_t n = json_dumpb(v, b + at, cap - at, JSON_COMPACT | JSON_ENCODE_ANY);
+    return n > 0 && n <= cap - at ? at + n : 0;
+}
+
+static size_t
+put_text(char *b, size_t at, size_t cap, const char *s, size_t n)
+{
+    if (at == 0 || n > cap - at)
+        return 0;
+    memcpy(b + at, s, n);
+    return at + n;
+}
+
+/*
+ * The message nearly every call answers with, a response
+ * {"jsonrpc":"2.0","result":R,"id":I} as server.c builds it (members in
+ * that order), written into `b` by hand: the same text as json_dumpb's,
+ * for a fraction of its cost.  Returns its length, or 0 for any other
+ * message or one that does not fit (then json_dumpb does it).
+ */
+static size_t
+dump_response(json_t *msg, char *b, size_t cap)
+{
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"result\":";
+    if (!json_is_object(msg) || json_object_size(msg) != 3)
+        return 0;
+    void *it = json_object_iter(msg);
+    json_t *ver = json_object_iter_value(it);
+    if (strcmp(json_object_iter_key(it), "jsonrpc") != 0 || !json_is_string(ver) ||
+        json_string_length(ver) != 3 || strcmp(json_string_value(ver), "2.0") != 0)
+        return 0;
+    it = json_object_iter_next(msg, it);
+    if (strcmp(json_object_iter_key(it), "result") != 0)
+        return 0;
+    json_t *result = json_object_iter_value(it);
+    it = json_object_iter_next(msg, it);
+    if (strcmp(json_object_iter_key(it), "id") != 0)
+        return 0;
+    json_t *id = json_object_iter_value(it);
+    if (cap < sizeof(head))
+        return 0;
+    memcpy(b, head, sizeof(head) - 1);
+    size_t at = put_value(b, sizeof(head) - 1, cap, result);
+    at = put_text(b, at, cap, ",\"id\":", 6);
+    at = at > 0 ? put_value(b, at, cap, id) : 0;
+    return put_text(b, at, cap, "}", 1);
+}
+
 int
 jr_send(struct wire_jsonrpc *rpc, json_t *msg)
 {
@@ -73,6 +149,19 @@ jr_send(struct wire_jsonrpc *rpc, json_t *msg)
     if (!jr_writable(rpc)) {
         json_decref(msg);
         return WIRE_ECLOSED;
+    }
+    if (rpc->made) {
+        /* Most messages fit a stack buffer: dumped there and written by
+         * copy, they cost no allocation of the text nor of a reference
+         * to it (json_dumpb says how much a larger one needs). */
+        char small[JR_SMALL_TEXT];
+        size_t n = dump_response(msg, small, sizeof(small));
+        if (n == 0)
+            n = json_dumpb(msg, small, sizeof(small), JSON_COMPACT);
+        if (n > 0 && n <= sizeof(small)) {
+            json_decref(msg);
+            return wire_transport_write(rpc->t, small, n);
+        }
     }
     char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
@@ -300,20 +389,21 @@ is_response(json_t *o)
             json_object_get(o, "error") != NULL);
 }
 
-static void
+/* Returns true when the batch's array is owed: it goes out later. */
+static bool
 dispatch_batch(struct wire_jsonrpc *rpc, json_t *arr)
 {
     size_t n = json_array_size(arr);
     if (n == 0) {
         jr_send(rpc, jr_error_response(NULL, WIRE_JSONRPC_INVALID_REQUEST,
                                        NULL, NULL));
-        return;
+        return false;
     }
     struct jr_inbatch *b = jr_inbatch_new(rpc, n);
     if (b == NULL) {
         jr_send(rpc, jr_error_response(NULL, WIRE_JSONRPC_INTERNAL_ERROR,
                                        NULL, NULL));
-        return;
+        return false;
     }
     /* The batch holds one count of its own while its members are
      * dispatched, so members answered at once do not send it early. */
@@ -324,7 +414,28 @@ dispatch_batch(struct wire_jsonrpc *rpc, json_t *arr)
         else
             jr_server_request(rpc, el, b, i);
     }
+    bool owed = jr_inbatch_owed(b);
     jr_inbatch_release(b);
+    return owed;
+}
+
+/*
+ * Tell the transport whether the message just handled will be answered
+ * (wire_transport_hint_reply).  A transport that pairs each message with
+ * an answer (the HTTP server layer) then answers "nothing" (204) at once
+ * for a notification, and waits as long as it takes for an answer owed;
+ * every other transport says WIRE_ENOTSUP, ignored: the protocol stays
+ * the same over any transport.  Whatever was written while handling the
+ * message (a response, an error) is its answer already; the hint does
+ * not change that.
+ */
+static void
+hint_reply(struct wire_jsonrpc *rpc, bool owed)
+{
+    if (rpc->t == NULL || rpc->closing || rpc->lost)
+        return;
+    (void)wire_transport_hint_reply(rpc->t, owed ? WIRE_REPLY_LATER
+                                                 : WIRE_REPLY_NONE);
 }
 
 static void
@@ -338,33 +449,31 @@ jr_data(struct wire_protocol *p, const void *data, size_t len)
     size_t i = 0;
     while (i < len && is_ws(d[i]))
         i++;
-    if (i == len)
-        return; /* a blank line between messages: nothing to answer */
-    if (len > rpc->max_message) {
+    bool owed = false;
+    if (i == len) {
+        /* a blank line between messages: nothing to answer */
+    } else if (len > rpc->max_message) {
         too_large(rpc, data, len);
-        return;
-    }
-    if (!depth_ok(d, len, rpc->max_depth)) {
+    } else if (!depth_ok(d, len, rpc->max_depth)) {
         jr_log(rpc, WIRE_LOG_INFO, "a message nested deeper than %zu levels",
                rpc->max_depth);
         jr_send(rpc, jr_error_response(NULL, WIRE_JSONRPC_PARSE_ERROR, NULL,
                                        NULL));
-        return;
+    } else {
+        json_error_t jerr;
+        json_t *root = json_loadb(data, len, JR_PARSE_FLAGS, &jerr);
+        if (root == NULL)
+            jr_send(rpc, jr_error_response(NULL, WIRE_JSONRPC_PARSE_ERROR,
+                                           NULL, NULL));
+        else if (json_is_array(root))
+            owed = dispatch_batch(rpc, root);
+        else if (json_is_object(root) && is_response(root))
+            jr_client_response(rpc, root); /* responses answer nothing */
+        else
+            owed = jr_server_request(rpc, root, NULL, 0);
+        json_decref(root);
     }
-    json_error_t jerr;
-    json_t *root = json_loadb(data, len, JR_PARSE_FLAGS, &jerr);
-    if (root == NULL) {
-        jr_send(rpc, jr_error_response(NULL, WIRE_JSONRPC_PARSE_ERROR, NULL,
-                                       NULL));
-        return;
-    }
-    if (json_is_array(root))
-        dispatch_batch(rpc, root);
-    else if (json_is_object(root) && is_response(root))
-        jr_client_response(rpc, root);
-    else
-        jr_server_request(rpc, root, NULL, 0);
-    json_decref(root);
+    hint_reply(rpc, owed);
 }
 
 /* ---- the protocol's life ---- */

@@ -55,6 +55,7 @@ struct jr_inbatch {
     json_t **slots;           /* one per element; NULL: no response */
     size_t n;
     size_t left;              /* members not answered yet */
+    size_t waiting;           /* ... of them with an id */
 };
 
 /* A request to us being answered. */
@@ -91,6 +92,7 @@ struct wire_jsonrpc {
     /* the server part */
     struct wire_jsonrpc_call *calls; /* unanswered */
     size_t nwaiting;                 /* ... of them with an id */
+    struct wire_jsonrpc_call *dispatching; /* inside its handler, unanswered */
     /* the client part */
     uint64_t next_id;
     struct jr_pending **buckets;
@@ -117,9 +119,14 @@ bool jr_writable(const struct wire_jsonrpc *rpc);
  * `id` and `data` stolen (`id` NULL: null). */
 json_t *jr_error_response(json_t *id, int code, const char *message,
                           json_t *data);
-/* A request object to us (`batch` NULL for a single one). */
-void jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
+/* A request object to us (`batch` NULL for a single one).  Returns true
+ * when its handler returned without answering a call that has an id: a
+ * response is owed, and will be written later. */
+bool jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
                        struct jr_inbatch *batch, size_t slot);
+/* After a batch's members were dispatched (the dispatcher's count still
+ * held): will the batch's array be written later? */
+bool jr_inbatch_owed(const struct jr_inbatch *b);
 struct jr_inbatch *jr_inbatch_new(struct wire_jsonrpc *rpc, size_t n);
 /* Drop one reference of the batch's count; the last sends the array. */
 void jr_inbatch_release(struct jr_inbatch *b);

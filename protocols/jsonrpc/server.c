@@ -137,6 +137,19 @@ inbatch_finish(struct jr_inbatch *b)
     return rc;
 }
 
+bool
+jr_inbatch_owed(const struct jr_inbatch *b)
+{
+    if (b->left <= 1)
+        return false; /* every member answered: sent with the release */
+    if (b->waiting > 0)
+        return true;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->slots[i] != NULL)
+            return true; /* an error answered already goes with the rest */
+    return false; /* only notifications wait: no array will be written */
+}
+
 void
 jr_inbatch_release(struct jr_inbatch *b)
 {
@@ -180,7 +193,7 @@ valid_id(json_t *id)
     return json_is_string(id) || json_is_number(id) || json_is_null(id);
 }
 
-void
+bool
 jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
                   struct jr_inbatch *b, size_t slot)
 {
@@ -198,7 +211,7 @@ jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
         json_t *rid = id != NULL && valid_id(id) ? json_incref(id) : NULL;
         deliver(rpc, b, slot,
                 jr_error_response(rid, WIRE_JSONRPC_INVALID_REQUEST, NULL, NULL));
-        return;
+        return false;
     }
     const struct wire_jsonrpc_method *m = find_method(rpc, method);
     if (m == NULL) {
@@ -206,7 +219,7 @@ jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
             deliver(rpc, b, slot,
                     jr_error_response(json_incref(id),
                                       WIRE_JSONRPC_METHOD_NOT_FOUND, NULL, NULL));
-        return;
+        return false;
     }
     struct wire_jsonrpc_call *c = calloc(1, sizeof(*c));
     char *name = strdup(json_string_value(method));
@@ -217,7 +230,7 @@ jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
             deliver(rpc, b, slot,
                     jr_error_response(json_incref(id),
                                       WIRE_JSONRPC_INTERNAL_ERROR, NULL, NULL));
-        return;
+        return false;
     }
     c->rpc = rpc;
     c->batch = b;
@@ -230,10 +243,20 @@ jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
     rpc->calls = c;
     if (c->id != NULL)
         rpc->nwaiting++;
-    if (b != NULL)
+    if (b != NULL) {
         b->left++;
-    /* The handler may answer (and so free `c`) before it returns. */
+        if (c->id != NULL)
+            b->waiting++;
+    }
+    /* The handler may answer (and so free `c`) before it returns: then
+     * answer() clears `dispatching`, which tells whether it did. */
+    bool has_id = c->id != NULL;
+    struct wire_jsonrpc_call *outer = rpc->dispatching;
+    rpc->dispatching = c;
     m->fn(m->arg, c, params);
+    bool owed = has_id && rpc->dispatching == c;
+    rpc->dispatching = outer;
+    return owed;
 }
 
 void
@@ -285,9 +308,13 @@ answer(struct wire_jsonrpc_call *c, json_t *resp)
             c->next->prev = c->prev;
         if (c->id != NULL)
             rpc->nwaiting--;
+        if (rpc->dispatching == c)
+            rpc->dispatching = NULL;
     }
     if (c->batch != NULL) {
         struct jr_inbatch *b = c->batch;
+        if (c->id != NULL)
+            b->waiting--;
         b->slots[c->slot] = resp;
         if (--b->left == 0)
             rc = inbatch_finish(b);

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015,SC2317  # pass() never fails; cleanup runs from the trap
 # jsonrpc-jayson-test: JSON-RPC 2.0 interop with jayson (npm, v4), both
-# directions, over TCP on 127.0.0.1:
+# directions, over TCP and over HTTP on 127.0.0.1:
 #  1. jayson's TCP client (jayson.client.tcp) against examples/jsonrpc-server
 #     --framing lines: calls (positional, named), results of every JSON
 #     type, an error, a notification, a batch, answers that overtake
 #     each other on concurrent connections;
-#  2. jayson's server (its method dispatch) against examples/jsonrpc-call.
+#  2. jayson's server (its method dispatch) against examples/jsonrpc-call;
+#  3. jayson's HTTP client (jayson.client.http) against jsonrpc-server
+#     --framing http: the same checks (the notification answered 204, which
+#     jayson takes as "no response"), a path of jayson's choosing, answers
+#     overtaking each other on the concurrent connections node's agent
+#     opens, and, through an agent limited to one keep-alive connection,
+#     the same sleeps answered in order (HTTP's);
+#  4. jayson's HTTP server (jayson.server.http: POST, application/json,
+#     204 for notifications) against jsonrpc-call --framing http.
 #
 # Framing.  jayson's TCP transport is not symmetric newline-delimited JSON:
 # its client writes each request followed by "\n" (options.delimiter), but
@@ -247,6 +255,150 @@ for _ in $(seq 1 300); do
 done
 grep -q 'note \[7\]' "$tmp/js.err" && pass "jayson server got the notification" ||
     fail "jayson server got the notification" "$(cat "$tmp/js.err")"
+kill -TERM "$jpid"
+wait "$jpid"
+
+# ---- 3. jayson's HTTP client -> jsonrpc-server --framing http ----
+"$srv" --framing http "tcp://127.0.0.1:0" >"$tmp/hsrv.out" 2>"$tmp/hsrv.err" &
+spid=$!
+pids+=("$spid")
+if ! wait_line "$tmp/hsrv.out" "$spid"; then
+    fail "jsonrpc-server --framing http starts" "$(cat "$tmp/hsrv.err")"
+    exit 1
+fi
+haddr=$(sed -n 's/^listening on //p' "$tmp/hsrv.out")
+hport=${haddr##*:}
+cat >"$tmp/http-client.js" <<'JS'
+'use strict';
+const jayson = require('jayson');
+const http = require('http');
+const assert = require('assert');
+const port = Number(process.argv[2]);
+setTimeout(() => { console.log('FAIL timeout'); process.exit(1); }, 20000).unref();
+const client = jayson.client.http({host: '127.0.0.1', port, path: '/jsonrpc'});
+const call = (c, method, params) => new Promise((resolve, reject) => {
+  c.request(method, params, (err, response) => err ? reject(err) : resolve(response));
+});
+const checks = [];
+function check(name, fn) { checks.push([name, fn]); }
+check('subtract positional', async () => {
+  const r = await call(client, 'subtract', [42, 23]);
+  assert.strictEqual(r.jsonrpc, '2.0'); assert.strictEqual(r.result, 19);
+});
+check('subtract named', async () => {
+  assert.strictEqual((await call(client, 'subtract', {subtrahend: 23, minuend: 42})).result, 19);
+});
+check('sum', async () => assert.strictEqual((await call(client, 'sum', [1, 2, 4])).result, 7));
+check('get_data', async () => assert.deepStrictEqual((await call(client, 'get_data', [])).result, ['hello', 5]));
+check('echo of every JSON type', async () => {
+  const p = {s: 'h\u00e9llo \u2603 "q" \\ \n', n: -1.5e10, i: 12345678901, t: true, f: false, z: null, a: [[], {}], o: {k: [1, 'x']}};
+  assert.deepStrictEqual((await call(client, 'echo', p)).result, p);
+});
+check('method not found', async () => {
+  const r = await call(client, 'foobar', [1]);
+  assert.deepStrictEqual(r.error, {code: -32601, message: 'Method not found'});
+});
+check('invalid params', async () => {
+  assert.strictEqual((await call(client, 'subtract', ['a'])).error.code, -32602);
+});
+check('notification (204)', async () => {
+  let status = 0;
+  const c = jayson.client.http({host: '127.0.0.1', port});
+  c.on('http response', res => { status = res.statusCode; });
+  const r = await new Promise((res, rej) => c.request('notify_hello', [7], null, (e, x) => e ? rej(e) : res(x)));
+  assert.strictEqual(r, undefined);
+  assert.strictEqual(status, 204);
+});
+check('batch', async () => {
+  const batch = [
+    client.request('sum', [1, 2, 4], undefined, false),
+    client.request('notify_hello', [7], null, false),
+    client.request('subtract', [42, 23], undefined, false),
+    client.request('get_data', [], undefined, false),
+  ];
+  const r = await new Promise((res, rej) => client.request(batch, (e, responses) => e ? rej(e) : res(responses)));
+  assert.deepStrictEqual(r.map(x => x.id), [batch[0].id, batch[2].id, batch[3].id]);
+  assert.deepStrictEqual(r.map(x => x.result), [7, 19, ['hello', 5]]);
+});
+check('sleeps overtake each other on concurrent connections', async () => {
+  const order = [];
+  await Promise.all([200, 0, 100].map(ms => call(client, 'sleep', {ms}).then(r => order.push(r.result))));
+  assert.deepStrictEqual(order, [0, 100, 200]);
+});
+check('sleeps on one keep-alive connection answer in order', async () => {
+  const agent = new http.Agent({keepAlive: true, maxSockets: 1});
+  const one = jayson.client.http({host: '127.0.0.1', port, agent});
+  const sockets = new Set();
+  one.on('http request', req => req.on('socket', s => sockets.add(s)));
+  const order = [];
+  await Promise.all([200, 0, 100].map(ms => call(one, 'sleep', {ms}).then(r => order.push(r.result))));
+  agent.destroy();
+  assert.deepStrictEqual(order, [200, 0, 100]);
+  assert.strictEqual(sockets.size, 1);
+});
+(async () => {
+  let bad = 0;
+  for (const [name, fn] of checks) {
+    try { await fn(); console.log('PASS jayson http client -> jsonrpc-server: ' + name); }
+    catch (e) { bad = 1; console.log('FAIL jayson http client -> jsonrpc-server: ' + name + ' (' + (e && e.message) + ')'); }
+  }
+  process.exit(bad);
+})();
+JS
+timeout 30 node "$tmp/http-client.js" "$hport" || failed=1
+kill -TERM "$spid"
+wait "$spid"
+rc=$?
+[ "$rc" = 0 ] && pass "jsonrpc-server --framing http: SIGTERM exits 0" ||
+    fail "jsonrpc-server --framing http: SIGTERM" "status $rc"
+
+# ---- 4. jayson's HTTP server -> jsonrpc-call --framing http ----
+cat >"$tmp/http-server.js" <<'JS'
+'use strict';
+const jayson = require('jayson');
+const server = new jayson.Server({
+  subtract(args, cb) {
+    if (Array.isArray(args)) return cb(null, args[0] - args[1]);
+    return cb(null, args.minuend - args.subtrahend);
+  },
+  sum(args, cb) { cb(null, args.reduce((a, b) => a + b, 0)); },
+  get_data(args, cb) { cb(null, ['hello', 5]); },
+  echo(args, cb) { cb(null, args); },
+  fail(args, cb) { cb({code: -32042, message: 'it failed', data: args}); },
+  note(args, cb) { process.stderr.write('note ' + JSON.stringify(args) + '\n'); cb(); },
+});
+const http = server.http();
+http.on('request', req => process.stderr.write(req.method + ' ' + req.url + '\n'));
+http.listen(0, '127.0.0.1', () => console.log('listening on tcp://127.0.0.1:' + http.address().port));
+process.on('SIGTERM', () => { http.close(); process.exit(0); });
+setTimeout(() => process.exit(3), 60000).unref();
+JS
+node "$tmp/http-server.js" >"$tmp/jh.out" 2>"$tmp/jh.err" &
+jpid=$!
+pids+=("$jpid")
+if ! wait_line "$tmp/jh.out" "$jpid"; then
+    fail "jayson http server starts" "$(cat "$tmp/jh.err")"
+    exit 1
+fi
+jhaddr=$(sed -n 's/^listening on //p' "$tmp/jh.out")
+h=(--framing http)
+expect "http: subtract positional" 0 19 "" -- "${h[@]}" "$jhaddr" subtract '[42, 23]'
+expect "http: subtract named" 0 19 "" -- "${h[@]}" "$jhaddr" subtract '{"subtrahend": 23, "minuend": 42}'
+expect "http: sum" 0 7 "" -- "${h[@]}" "$jhaddr" sum '[1,2,4]'
+expect "http: get_data" 0 '["hello",5]' "" -- "${h[@]}" --path /api/rpc "$jhaddr" get_data
+expect "http: echo" 0 '{"s":"hé \"q\"","a":[1.5,null,true],"o":{}}' "" -- \
+    "${h[@]}" "$jhaddr" echo '{"s":"h\u00e9 \"q\"","a":[1.5,null,true],"o":{}}'
+expect "http: method not found" 1 "" '{"code":-32601,"message":"Method not found"}' -- "${h[@]}" "$jhaddr" foobar '[1]'
+expect "http: error with data" 1 "" '{"code":-32042,"message":"it failed","data":[3]}' -- "${h[@]}" "$jhaddr" fail '[3]'
+expect "http: notification (204)" 0 "" "" -- "${h[@]}" --notify "$jhaddr" note '[9]'
+for _ in $(seq 1 300); do
+    grep -q 'note \[9\]' "$tmp/jh.err" && break
+    python3 -c 'import select; select.select([],[],[],0.01)'
+done
+grep -q 'note \[9\]' "$tmp/jh.err" && pass "jayson http server got the notification" ||
+    fail "jayson http server got the notification" "$(cat "$tmp/jh.err")"
+grep -q '^POST /api/rpc$' "$tmp/jh.err" && pass "jayson http server saw POST /api/rpc" ||
+    fail "jayson http server saw POST /api/rpc" "$(cat "$tmp/jh.err")"
 kill -TERM "$jpid"
 wait "$jpid"
 exit $failed
