@@ -26,10 +26,16 @@
 #   TLS_SERVER_CPU=1 TLS_CLIENT_CPU=0
 #                            CPUs (taskset) of the server and of the
 #                            client in the TLS runs; empty: no pinning
+#   HTTP_CONNS=50 HTTP_SECONDS=10
+#                            wrk's connections and seconds per HTTP run
+#   HTTP_SERVER_CPU=1 HTTP_CLIENT_CPU=0
+#                            CPUs (taskset) of the HTTP server and of wrk
 #
-# The TLS functions (run_tls_bulk, run_tls_hs) are used by bench/run
-# only; run_tls_hs runs nginx (Debian: nginx or nginx-light) when asked
-# to, and tls_cert needs the openssl command.
+# The TLS functions (run_tls_bulk, run_tls_hs) and the HTTP one
+# (run_http) are used by bench/run only; run_tls_hs and run_http run
+# nginx (Debian: nginx or nginx-light) when asked to, tls_cert needs the
+# openssl command, run_http needs wrk (Debian: wrk) and checks each
+# server's answer with curl when it is there.
 #
 # Sourcing this file (`source bench/run-peers.sh`) defines the functions
 # and installs the cleanup traps without running the benchmarks.
@@ -47,6 +53,10 @@ HS_CONNS=${HS_CONNS:-16}
 HS_SECONDS=${HS_SECONDS:-2}
 TLS_SERVER_CPU=${TLS_SERVER_CPU-1}
 TLS_CLIENT_CPU=${TLS_CLIENT_CPU-0}
+HTTP_CONNS=${HTTP_CONNS:-50}
+HTTP_SECONDS=${HTTP_SECONDS:-10}
+HTTP_SERVER_CPU=${HTTP_SERVER_CPU-1}
+HTTP_CLIENT_CPU=${HTTP_CLIENT_CPU-0}
 
 BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/run-peers.XXXXXX")
 BG_PIDS=()      # every background process we started and not yet reaped
@@ -366,18 +376,45 @@ run_tls_bulk() {
     RESULT2=$(median "${effs[@]}")
 }
 
-# start_nginx: run nginx (one worker, no session cache, session tickets on
-# as in libwire's default (both issue stateless tickets), TLS
-# 1.2-1.3, OpenSSL's default groups as libwire has them) in the
-# foreground under a prefix in BENCH_TMP, answering every request with
-# a 1-byte 200, on a free port below the ephemeral range.  Sets
-# SERVER_PID (the master) and PORT.  Needs TLS_CERT and TLS_KEY.
+# start_nginx [http]: run nginx (one worker, access log off) in the
+# foreground under a prefix in BENCH_TMP, on a free port below the
+# ephemeral range.  Sets SERVER_PID (the master) and PORT.
+# Without an argument, for the TLS handshakes: no session cache, session
+# tickets on as in libwire's default (both issue stateless tickets), TLS
+# 1.2-1.3, OpenSSL's default groups as libwire has them, no keep-alive,
+# every request answered with a 1-byte 200; needs TLS_CERT and TLS_KEY.
+# With "http", for the HTTP benchmark: plain HTTP, keep-alive without a
+# request limit per connection (libwire and evhttp have none; nginx's
+# default of 1000 would make wrk reconnect), `return 200 "hello"` with
+# default_type text/plain, so the response is the one libwire and
+# evhttp send (plus nginx's Server and Connection headers).
 start_nginx() {
-    local prefix=$BENCH_TMP/nginx try i user=""
+    local prefix=$BENCH_TMP/nginx try i user="" server
     mkdir -p "$prefix/logs" "$prefix/tmp"
     ((EUID == 0)) && user="user root;" # the workers need nothing but the socket
     for ((try = 0; try < 20; try++)); do
         PORT=$((20000 + RANDOM % 12000))
+        if [[ ${1:-} == http ]]; then
+            server="
+        listen 127.0.0.1:$PORT backlog=4096;
+        keepalive_timeout 75s;
+        keepalive_requests 100000000;
+        server_tokens off;
+        default_type text/plain;
+        location / { return 404; }
+        location = /hello { return 200 \"hello\"; }"
+        else
+            server="
+        listen 127.0.0.1:$PORT ssl backlog=4096;
+        ssl_certificate $TLS_CERT;
+        ssl_certificate_key $TLS_KEY;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ecdh_curve auto;
+        ssl_session_cache off;
+        ssl_session_tickets on;
+        keepalive_timeout 0;
+        location / { return 200 \"x\"; }"
+        fi
         cat >"$prefix/nginx.conf" <<NGINX_CONF
 $user
 worker_processes 1;
@@ -393,16 +430,7 @@ http {
     fastcgi_temp_path $prefix/tmp/fastcgi;
     uwsgi_temp_path $prefix/tmp/uwsgi;
     scgi_temp_path $prefix/tmp/scgi;
-    server {
-        listen 127.0.0.1:$PORT ssl backlog=4096;
-        ssl_certificate $TLS_CERT;
-        ssl_certificate_key $TLS_KEY;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_ecdh_curve auto;
-        ssl_session_cache off;
-        ssl_session_tickets on;
-        keepalive_timeout 0;
-        location / { return 200 "x"; }
+    server {$server
     }
 }
 NGINX_CONF
@@ -458,6 +486,74 @@ run_tls_hs() {
         log "  tls handshake run $run: $line server_cpu_ms=$(((cpu1 - cpu0) / 1000000))"
         figures+=("$(field hs/s "$line")")
         costs+=("$(awk -v c="$((cpu1 - cpu0))" -v n="$n" 'BEGIN { printf "%.0f", c / 1000 / n }')")
+    done
+    RESULT=$(median "${figures[@]}")
+    # shellcheck disable=SC2034 # read by bench/run
+    RESULT2=$(median "${costs[@]}")
+}
+
+# ---- HTTP ----
+
+# http_check PORT: one GET /hello with curl, which must get 200, "hello"
+# and Content-Type text/plain; sets HTTP_HEAD_BYTES (the response head,
+# status line to the blank line) and HTTP_BODY_BYTES.  Without curl
+# both stay empty.
+http_check() {
+    local port=$1 line code ctype
+    HTTP_HEAD_BYTES="" HTTP_BODY_BYTES=""
+    command -v curl >/dev/null 2>&1 || return 0
+    line=$(curl -s --max-time 5 -o "$BENCH_TMP/http.body" \
+        -w '%{http_code} %{size_header} %{size_download} %{content_type}' \
+        "http://127.0.0.1:$port/hello") || die "curl got no answer on port $port"
+    read -r code HTTP_HEAD_BYTES HTTP_BODY_BYTES ctype <<<"$line"
+    [[ $code == 200 && $ctype == text/plain && $HTTP_BODY_BYTES == 5 &&
+        $(cat "$BENCH_TMP/http.body") == hello ]] ||
+        die "unexpected answer on port $port: $line body '$(cat "$BENCH_TMP/http.body")'"
+}
+
+# run_http SERVER: SERVER is "nginx" or a command (one word list) that
+# prints "port N" and serves GET /hello with 200 "hello" (text/plain),
+# keeping connections alive.  After one check with curl (http_check),
+# wrk runs `-t1 -c HTTP_CONNS -d HTTP_SECONDS` on /hello.  Server on
+# HTTP_SERVER_CPU, wrk on HTTP_CLIENT_CPU.  Runs RUNS times, each on a
+# fresh server; RESULT is the median requests per second (wrk's), RESULT2
+# the median server CPU microseconds per request (all its processes,
+# from the scheduler's accounting, over the wrk run only).  The head
+# size of SERVER's response is left in HTTP_HEAD["SERVER"].
+declare -A HTTP_HEAD # read by bench/run
+run_http() {
+    local out=$BENCH_TMP/http.out wout=$BENCH_TMP/wrk.out run cpu0 cpu1 n rps bad
+    local -a figures=() costs=()
+    for ((run = 1; run <= RUNS; run++)); do
+        if [[ $1 == nginx ]]; then
+            PIN=$HTTP_SERVER_CPU start_nginx http
+        else
+            tls_cmd "$1"
+            PIN=$HTTP_SERVER_CPU start_server "$out" "${TLS_CMD[@]}"
+        fi
+        http_check "$PORT"
+        # shellcheck disable=SC2034 # read by bench/run
+        HTTP_HEAD[$1]=$HTTP_HEAD_BYTES
+        cpu0=$(tree_cpu_ns "$SERVER_PID")
+        PIN=$HTTP_CLIENT_CPU pin_prefix
+        # wrk stops itself after HTTP_SECONDS; timeout bounds a hang.
+        timeout $((HTTP_SECONDS + 30)) "${PIN_PREFIX[@]}" wrk -t1 -c"$HTTP_CONNS" \
+            -d"${HTTP_SECONDS}s" "http://127.0.0.1:$PORT/hello" >"$wout" 2>&1 ||
+            { cat "$wout" >&2; die "wrk failed against: $1"; }
+        cpu1=$(tree_cpu_ns "$SERVER_PID")
+        kill_pid "$SERVER_PID"
+        n=$(awk '/ requests in / { print $1 }' "$wout")
+        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$wout")
+        bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$wout")
+        if [[ -z $n || -z $rps ]] || ((n == 0)); then
+            cat "$wout" >&2
+            die "no requests completed against: $1"
+        fi
+        [[ -z $bad ]] || { cat "$wout" >&2; die "$bad responses were not 200 from: $1"; }
+        log "  http run $run: requests=$n req/s=$rps server_cpu_ms=$(((cpu1 - cpu0) / 1000000))" \
+            "head=${HTTP_HEAD_BYTES:-?}B$(grep -o 'Socket errors:.*' "$wout" | sed 's/^/ /')"
+        figures+=("$rps")
+        costs+=("$(awk -v c="$((cpu1 - cpu0))" -v n="$n" 'BEGIN { printf "%.2f", c / 1000 / n }')")
     done
     RESULT=$(median "${figures[@]}")
     # shellcheck disable=SC2034 # read by bench/run

@@ -21,7 +21,6 @@
 #include "http_int.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,18 +242,6 @@ buf_reserve(char **b, size_t len, size_t *cap, size_t n)
     return true;
 }
 
-/* Append to a growing buffer; false on ENOMEM. */
-static bool
-buf_add(char **b, size_t *len, size_t *cap, const void *d, size_t n)
-{
-    if (!buf_reserve(b, *len, cap, n))
-        return false;
-    memcpy(*b + *len, d, n);
-    *len += n;
-    (*b)[*len] = '\0';
-    return true;
-}
-
 /* "name: value\r\n" in one step; false on ENOMEM. */
 static bool
 buf_add_line(char **b, size_t *len, size_t *cap, const char *name, size_t nl,
@@ -274,16 +261,18 @@ buf_add_line(char **b, size_t *len, size_t *cap, const char *name, size_t nl,
     return true;
 }
 
-/* A decimal number (the head's status and lengths: no snprintf on the
- * per-request path). */
-static bool
-buf_add_u64(char **b, size_t *len, size_t *cap, uint64_t v)
+/* Write `v` in decimal at `p` (at most 20 bytes); returns the end.  The
+ * head's status and lengths: no snprintf on the per-request path. */
+static char *
+put_u64(char *p, uint64_t v)
 {
-    char tmp[20], *p = tmp + sizeof(tmp);
+    char tmp[20], *t = tmp + sizeof(tmp);
     do
-        *--p = (char)('0' + v % 10);
+        *--t = (char)('0' + v % 10);
     while ((v /= 10) != 0);
-    return buf_add(b, len, cap, p, (size_t)(tmp + sizeof(tmp) - p));
+    size_t n = (size_t)(tmp + sizeof(tmp) - t);
+    memcpy(p, t, n);
+    return p + n;
 }
 
 /* Remember why we end the connection (the first reason wins). */
@@ -1077,43 +1066,68 @@ build_head(struct wire_http_exchange *x, char **b, size_t *len, size_t *cap)
     struct http_srv *e = x->e;
     const struct wire_http_head *h = &e->ps.head;
     const char *reason = x->reason ? x->reason : wire_http_status_reason(x->status);
-    bool ok = buf_add(b, len, cap, "HTTP/1.1 ", 9) &&
-              buf_add_u64(b, len, cap, (uint64_t)x->status) &&
-              buf_add(b, len, cap, " ", 1) &&
-              buf_add(b, len, cap, reason, strlen(reason)) &&
-              buf_add(b, len, cap, "\r\n", 2);
-    if (x->hdrs != NULL)
-        ok = ok && buf_add(b, len, cap, x->hdrs, x->hlen);
+    const char *srv = x->has_server ? NULL : e->svc->server_header;
+    size_t rl = strlen(reason), sl = srv != NULL ? strlen(srv) : 0;
+    /* Room for the longest head this can be, reserved once; then the
+     * pieces are copied in (this runs for every response). */
+    size_t most = sizeof("HTTP/1.1 \r\n") + 20 + rl + x->hlen +
+                  sizeof("Content-Length: \r\n") + 20 +
+                  sizeof("Connection: keep-alive\r\n") +
+                  sizeof("Date: \r\n") + 30 + sizeof("Server: \r\n") + sl +
+                  sizeof("\r\n");
+    if (!buf_reserve(b, *len, cap, most))
+        return false;
+    char *p = *b + *len;
+#define PUT(s, n) (memcpy(p, (s), (n)), p += (n))
+#define PUT_LIT(s) PUT(s, sizeof(s) - 1)
+    PUT_LIT("HTTP/1.1 ");
+    p = put_u64(p, (uint64_t)x->status);
+    *p++ = ' ';
+    PUT(reason, rl);
+    PUT_LIT("\r\n");
+    if (x->hlen > 0)
+        PUT(x->hdrs, x->hlen);
     if (x->rs != R_UPGRADING) {
         int st = x->status;
-        if (x->framing == FR_LENGTH)
-            ok = ok && buf_add(b, len, cap, "Content-Length: ", 16) &&
-                 buf_add_u64(b, len, cap, (uint64_t)x->cl) &&
-                 buf_add(b, len, cap, "\r\n", 2);
-        else if (x->framing == FR_CHUNKED)
-            ok = ok && buf_add(b, len, cap, "Transfer-Encoding: chunked\r\n", 28);
-        else if (x->framing == FR_NOBODY && st / 100 != 1 && st != 204 &&
-                 !(st / 100 == 2 && strcmp(h->method, "CONNECT") == 0)) {
+        bool length = false;
+        uint64_t n = 0;
+        if (x->framing == FR_LENGTH) {
+            length = true;
+            n = (uint64_t)x->cl;
+        } else if (x->framing == FR_CHUNKED) {
+            PUT_LIT("Transfer-Encoding: chunked\r\n");
+        } else if (x->framing == FR_NOBODY && st / 100 != 1 && st != 204 &&
+                   !(st / 100 == 2 && strcmp(h->method, "CONNECT") == 0)) {
             /* HEAD (and 304): the length the body would have had */
-            if (x->cl >= 0 || x->head_req)
-                ok = ok && buf_add(b, len, cap, "Content-Length: ", 16) &&
-                     buf_add_u64(b, len, cap, x->cl >= 0 ? (uint64_t)x->cl : x->written) &&
-                     buf_add(b, len, cap, "\r\n", 2);
+            length = x->cl >= 0 || x->head_req;
+            n = x->cl >= 0 ? (uint64_t)x->cl : x->written;
+        }
+        if (length) {
+            PUT_LIT("Content-Length: ");
+            p = put_u64(p, n);
+            PUT_LIT("\r\n");
         }
         if (x->will_close)
-            ok = ok && buf_add(b, len, cap, "Connection: close\r\n", 19);
+            PUT_LIT("Connection: close\r\n");
         else if (h->version_minor == 0)
-            ok = ok && buf_add(b, len, cap, "Connection: keep-alive\r\n", 24);
+            PUT_LIT("Connection: keep-alive\r\n");
     }
     if (!x->has_date) {
-        char date[32];
-        size_t dl = http_date_now(date);
-        ok = ok && buf_add_line(b, len, cap, "Date", 4, date, dl);
+        PUT_LIT("Date: ");
+        p += http_date_now(p); /* 29 bytes and a NUL, overwritten */
+        PUT_LIT("\r\n");
     }
-    const char *srv = e->svc->server_header;
-    if (srv != NULL && !x->has_server)
-        ok = ok && buf_add_line(b, len, cap, "Server", 6, srv, strlen(srv));
-    return ok && buf_add(b, len, cap, "\r\n", 2);
+    if (srv != NULL) {
+        PUT_LIT("Server: ");
+        PUT(srv, sl);
+        PUT_LIT("\r\n");
+    }
+    PUT_LIT("\r\n");
+#undef PUT_LIT
+#undef PUT
+    *p = '\0';
+    *len = (size_t)(p - *b);
+    return true;
 }
 
 /* Write the head (if due), then `data` framed, with `iov` room for it.
