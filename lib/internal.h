@@ -42,6 +42,8 @@
 #define WIRE_T_LOSS_HELD    (1u << 16) /* wire_impl_hold_loss: lost waits */
 #define WIRE_T_HANDOVER     (1u << 17) /* bytes of a hand-over wait to go up:
                                         * nothing newer may pass them */
+#define WIRE_T_CORKED       (1u << 18) /* delivering a read: writes queue,
+                                        * flushed once it returns */
 
 /* ---- errors ---- */
 struct wire_error *wire__error_new(int code, const char *fmt, va_list ap);

@@ -150,8 +150,20 @@ wire_impl_data(struct wire_transport *t, const void *data, size_t len)
      * frames its writes) has empty messages. */
     if (len == 0 && t->ops->frame == NULL)
         return wire__transport_wants_input(t);
+    /* Cork: what the protocol writes while it takes this read is queued
+     * and goes out in one gathered write when it returns, not one
+     * syscall per answer to pipelined requests. */
+    bool cork = !(t->flags & WIRE_T_CORKED) && out_len(t) == 0;
+    if (cork)
+        t->flags |= WIRE_T_CORKED;
     uint32_t before = t->flags;
     wire__proto_data(t, data, len);
+    if (cork) {
+        t->flags &= ~WIRE_T_CORKED;
+        before &= ~WIRE_T_CORKED;
+        if (out_len(t) > 0)
+            wire__flush(t);
+    }
     /* The callback may have paused, closed or aborted: keep the handle's
      * reading in step before the transport reads again. */
     if (t->flags != before)
@@ -303,6 +315,13 @@ wire_transport_abort(struct wire_transport *t)
 {
     if ((t->flags & WIRE_T_LOST) || !(t->flags & WIRE_T_STARTED))
         return;
+    /* What the cork holds (see wire_impl_data) would have been written
+     * through already without it: write it, as it would have been. */
+    if ((t->flags & WIRE_T_CORKED) && out_len(t) > 0) {
+        wire__flush(t);
+        if (t->flags & WIRE_T_LOST)
+            return;
+    }
     t->flags |= WIRE_T_ABORTED;
     struct wire_error e = {0};
     wire_error_set(&e, WIRE_EABORTED, "connection aborted locally");

@@ -38,6 +38,14 @@ wire__set_want_write(struct wire_transport *t, bool on)
         t->ops->want_write(t, on);
 }
 
+/* What a cork may hold: 16 KiB, and never past the high mark. */
+static size_t
+cork_limit(const struct wire_transport *t)
+{
+    size_t limit = 16u * 1024u;
+    return t->high_water < limit ? t->high_water : limit;
+}
+
 void
 wire__check_high(struct wire_transport *t)
 {
@@ -151,7 +159,11 @@ write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
     if (total == 0)
         goto out;
     size_t done = 0;
-    if (out_len(t) == 0 && !(t->flags & WIRE_T_PAUSED_ALL)) {
+    /* Corked (see wire_impl_data): small answers gather for one write;
+     * anything that would pass the cork's limit goes out now, so the
+     * cork never makes a protocol pause for bytes the handle could take. */
+    bool corked = (t->flags & WIRE_T_CORKED) && out_len(t) + total <= cork_limit(t);
+    if (out_len(t) == 0 && !(t->flags & WIRE_T_PAUSED_ALL) && !corked) {
         ssize_t w = t->ops->write(t, iov, iovcnt);
         if (w < 0) {
             /* The connection failed: the error goes to connection_lost,
@@ -192,9 +204,16 @@ write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
             goto out;
         }
     }
-    if (!(t->flags & WIRE_T_PAUSED_ALL))
-        wire__set_want_write(t, true);
-    wire__check_high(t);
+    if (t->flags & WIRE_T_PAUSED_ALL) {
+        /* held until resume */
+    } else if (!corked) {
+        if (t->flags & WIRE_T_CORKED)
+            wire__flush(t); /* over the cork's limit: out now, in order */
+        else
+            wire__set_want_write(t, true);
+    }
+    if (!(t->flags & WIRE_T_LOST))
+        wire__check_high(t);
 out:
     if (fiov != NULL && fiov != fiov_small)
         free(fiov);
