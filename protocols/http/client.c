@@ -1,8 +1,9 @@
 /*
- * The HTTP/1.1 client: an engine for one connection (struct
+ * The HTTP/1.1 client: the engine for one connection (struct
  * wire_http_client; its internal interface is in http_int.h, so the HTTP
- * client layer reuses it) and the thin protocol around it
- * (wire_http_client_new).
+ * client layer reuses it).  The request calls and the writing are in
+ * client_request.c; the thin protocol around the engine
+ * (wire_http_client_new) in client_proto.c.
  *
  * Writing.  Requests go out in the order they were made, each whole
  * (head, then body) before the next one starts, so a request is
@@ -38,115 +39,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* Bytes a request that waits for its turn buffers before its writes
- * return 1 (the default high watermark of a transport). */
-#define CLI_QUEUE_HIGH (64u * 1024u)
-
-enum cli_timer { CLI_TIMER_NONE, CLI_TIMER_HEAD, CLI_TIMER_BODY };
-
-struct cli_buf {
-    char *p;
-    size_t len, cap;
-};
-
-struct wire_http_request {
-    struct wire_http_client *c;
-    struct wire_http_request *next;
-    struct wire_http_response_handler h;
-    void *arg;
-    unsigned seq;          /* 1 for the connection's first request */
-    size_t what_len;       /* "METHOD target" at the start of `head` */
-    struct cli_buf head;   /* request line and header lines */
-    struct cli_buf out;    /* framed body bytes waiting for their turn */
-    int64_t content_length; /* set by the application, or -1 */
-    uint64_t body_written;
-    bool is_head, is_connect, needs_length;
-    bool has_host, te_chunked, conn_close, upgrade;
-    bool framed;        /* framing chosen (first write or end) */
-    bool chunked;
-    bool head_sent;     /* the head went to the transport */
-    bool ended;         /* the application called end */
-    bool written;       /* all of it, end included, went to the transport */
-    bool want_writable; /* a write returned 1 */
-    bool got_head;      /* on_response ran */
-    bool body_paused;
-    bool done;          /* on_done is running */
-};
-
-struct wire_http_client {
-    struct wire_http_client_opts opts;
-    char *host_opt;
-    struct wire_protocol *owner;
-    unsigned refs;
-    /* the transport, from attach until lost or handed over */
-    struct wire_transport *t;
-    struct wire_timer *timer;
-    enum cli_timer timer_kind;
-    char host[256];
-    struct http_parse ps;
-    /* live requests in order; wcur: the first not fully written;
-     * barrier: written, and nothing may follow before its response */
-    struct wire_http_request *first, *last, *wcur, *barrier;
-    unsigned nreq;
-    /* reading */
-    char *held;
-    size_t held_len;
-    bool reading_paused; /* the engine wants the transport's reading paused */
-    bool hold;           /* the owner holds reading (http_cli_hold_reading) */
-    bool t_paused;       /* what we last told the transport */
-    bool eof_pending;    /* the peer's EOF came while bytes were held */
-    bool interim;        /* parsing a 1xx */
-    bool upgrading;      /* parsing a 101 or a 2xx to CONNECT */
-    struct wire_http_request *in_response; /* on_response runs for it */
-    struct wire_protocol *next_proto;     /* take_over's */
-    int perr_code;
-    char perr_msg[160];
-    /* writing */
-    bool write_paused;
-    /* state */
-    bool attached, closing, dead, detached, closed_reported, freed;
-    struct wire_error close_err; /* why the engine ended the connection */
-    /* deferred work */
-    struct wire_soon soon;
-    struct wire_transport *soon_t;
-    bool soon_queued, soon_resume, soon_writable;
-    struct wire_soon handed; /* destroying the owner after a take-over */
-    struct wire_transport *handed_t;
-};
-
-static void kick(struct wire_http_client *c);
 static void cli_process(struct wire_http_client *c, const char *data,
                         size_t len, bool nudge);
 
 /* ---- small things ---- */
-
-static int
-buf_add(struct cli_buf *b, const void *data, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL)
-            return WIRE_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->p + b->len, data, n);
-    b->len += n;
-    return 0;
-}
-
-static int
-buf_add_line(struct cli_buf *b, const char *name, const char *value)
-{
-    if (buf_add(b, name, strlen(name)) < 0 || buf_add(b, ": ", 2) < 0 ||
-        buf_add(b, value, strlen(value)) < 0 || buf_add(b, "\r\n", 2) < 0)
-        return WIRE_ENOMEM;
-    return 0;
-}
 
 static void
 cli_unref(struct wire_http_client *c)
@@ -162,8 +58,8 @@ cli_unref(struct wire_http_client *c)
 
 /* Make the transport's reading match what the engine and the owner want:
  * the one place that pauses or resumes it. */
-static void
-sync_reading(struct wire_http_client *c)
+void
+http_cli_sync_reading(struct wire_http_client *c)
 {
     if (c->t == NULL)
         return;
@@ -202,16 +98,16 @@ body_paused(const struct wire_http_client *c)
 
 /* ---- timers ---- */
 
-static void
-timer_stop(struct wire_http_client *c)
+void
+http_cli_timer_stop(struct wire_http_client *c)
 {
     if (c->timer != NULL)
         wire_timer_stop(c->timer);
     c->timer_kind = CLI_TIMER_NONE;
 }
 
-static void
-timer_start(struct wire_http_client *c, enum cli_timer kind)
+void
+http_cli_timer_start(struct wire_http_client *c, enum cli_timer kind)
 {
     if (c->timer == NULL || c->dead)
         return;
@@ -274,7 +170,7 @@ cli_fail(struct wire_http_client *c, int code, const char *fmt, ...)
     if (c->dead)
         return;
     c->dead = true;
-    timer_stop(c);
+    http_cli_timer_stop(c);
     va_list ap;
     va_start(ap, fmt);
     wire_error_setv(&c->close_err, code, fmt, ap);
@@ -294,14 +190,14 @@ static void
 no_reuse(struct wire_http_client *c, const char *why)
 {
     c->dead = true;
-    timer_stop(c);
+    http_cli_timer_stop(c);
     fail_rest(c, WIRE_ECLOSED, why);
     if (c->t != NULL)
         wire_transport_close(c->t);
 }
 
-static void
-maybe_close(struct wire_http_client *c)
+void
+http_cli_maybe_close(struct wire_http_client *c)
 {
     if (c->closing && c->first == NULL && c->t != NULL) {
         c->dead = true; /* what still comes has nobody to go to */
@@ -341,8 +237,8 @@ soon_run(struct wire_soon *node)
     wire_transport_unref(t);
 }
 
-static void
-schedule(struct wire_http_client *c)
+void
+http_cli_schedule(struct wire_http_client *c)
 {
     if (c->soon_queued || c->t == NULL)
         return;
@@ -351,337 +247,6 @@ schedule(struct wire_http_client *c)
     c->soon_t = wire_transport_ref(c->t);
     c->refs++;
     wire_impl_defer(c->t, &c->soon);
-}
-
-/* ---- writing ---- */
-
-static bool
-can_write(const struct wire_http_client *c, const struct wire_http_request *r)
-{
-    return r == c->wcur && c->t != NULL && c->barrier == NULL && !c->dead;
-}
-
-/* Send `r`'s pending bytes (its head first, if it has not gone out) and
- * then `body`, or buffer `body` when `r` cannot write yet.  Returns 0, 1
- * (above the watermark: wait for on_writable), or a negative code. */
-static int
-emit(struct wire_http_client *c, struct wire_http_request *r,
-     const struct iovec *body, int nbody)
-{
-    if (!can_write(c, r)) {
-        for (int i = 0; i < nbody; i++)
-            if (buf_add(&r->out, body[i].iov_base, body[i].iov_len) < 0)
-                return WIRE_ENOMEM;
-        if (r->out.len > CLI_QUEUE_HIGH) {
-            r->want_writable = true;
-            return 1;
-        }
-        return 0;
-    }
-    struct iovec iov[8];
-    int n = 0;
-    char tail[sizeof(c->host) + 16];
-    if (!r->head_sent) {
-        size_t tl = 0;
-        if (!r->has_host)
-            tl = (size_t)snprintf(tail, sizeof(tail), "Host: %s\r\n", c->host);
-        memcpy(tail + tl, "\r\n", 2);
-        iov[n++] = (struct iovec){r->head.p, r->head.len};
-        iov[n++] = (struct iovec){tail, tl + 2};
-    }
-    if (r->out.len > 0)
-        iov[n++] = (struct iovec){r->out.p, r->out.len};
-    for (int i = 0; i < nbody && n < 8; i++)
-        iov[n++] = body[i];
-    int rc = n > 0 ? wire_transport_write_sequence(c->t, iov, n) : 0;
-    r->head_sent = true;
-    r->out.len = 0;
-    if (rc < 0)
-        return rc;
-    if (c->write_paused) {
-        r->want_writable = true;
-        return 1;
-    }
-    return 0;
-}
-
-/* `r` went out whole: the next request may write. */
-static void
-req_written(struct wire_http_client *c, struct wire_http_request *r)
-{
-    r->written = true;
-    c->wcur = r->next;
-    if (r->upgrade || r->is_connect || r->conn_close)
-        c->barrier = r;
-    if (r == c->first && !r->got_head)
-        timer_start(c, CLI_TIMER_HEAD);
-}
-
-/* Write what the requests that may write now have. */
-static void
-kick(struct wire_http_client *c)
-{
-    while (c->wcur != NULL && can_write(c, c->wcur) && c->wcur->framed) {
-        struct wire_http_request *r = c->wcur;
-        if (emit(c, r, NULL, 0) < 0)
-            return; /* the transport is going: its loss ends everything */
-        if (r->want_writable && !c->write_paused) {
-            c->soon_writable = true;
-            schedule(c);
-        }
-        if (!r->ended)
-            return;
-        req_written(c, r);
-    }
-}
-
-/* Choose the framing when the head is about to be final. */
-static int
-frame(struct wire_http_request *r, bool at_end)
-{
-    r->framed = true;
-    if (r->content_length >= 0 || r->te_chunked) {
-        r->chunked = r->te_chunked;
-        return 0;
-    }
-    if (!at_end) {
-        r->chunked = true;
-        return buf_add_line(&r->head, "Transfer-Encoding", "chunked");
-    }
-    if (r->needs_length) {
-        r->content_length = 0;
-        return buf_add_line(&r->head, "Content-Length", "0");
-    }
-    return 0;
-}
-
-static int
-req_usable(const struct wire_http_request *r)
-{
-    if (r->ended || r->done)
-        return WIRE_ESTATE;
-    if (r->c->dead || r->c->detached || r->c->freed)
-        return WIRE_ECLOSED;
-    return 0;
-}
-
-/* ---- the public request calls ---- */
-
-static bool
-valid_target(const char *s)
-{
-    if (s == NULL || *s == '\0')
-        return false;
-    for (; *s != '\0'; s++)
-        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-            return false;
-    return true;
-}
-
-struct wire_http_request *
-wire_http_request_new(struct wire_http_client *c, const char *method,
-                      const char *target,
-                      const struct wire_http_response_handler *h, void *arg,
-                      struct wire_error *err)
-{
-    if (c == NULL || h == NULL || !http_valid_name(method) || !valid_target(target)) {
-        wire_error_set(err, WIRE_EINVAL, "http client: a request needs a "
-                                         "handler, a method token and a "
-                                         "target without blanks");
-        return NULL;
-    }
-    if (c->dead || c->closing || c->detached || c->freed) {
-        wire_error_set(err, WIRE_ECLOSED, "http client: the connection is %s",
-                       c->closing ? "closing" : "gone");
-        return NULL;
-    }
-    struct wire_http_request *r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        goto nomem;
-    r->c = c;
-    r->h = *h;
-    r->arg = arg;
-    r->content_length = -1;
-    r->is_head = strcmp(method, "HEAD") == 0;
-    r->is_connect = strcmp(method, "CONNECT") == 0;
-    r->needs_length = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-                      strcmp(method, "PATCH") == 0;
-    if (buf_add(&r->head, method, strlen(method)) < 0 ||
-        buf_add(&r->head, " ", 1) < 0 ||
-        buf_add(&r->head, target, strlen(target)) < 0) {
-        free(r->head.p);
-        free(r);
-        goto nomem;
-    }
-    r->what_len = r->head.len;
-    if (buf_add(&r->head, " HTTP/1.1\r\n", 11) < 0) {
-        free(r->head.p);
-        free(r);
-        goto nomem;
-    }
-    r->seq = ++c->nreq;
-    if (c->last != NULL)
-        c->last->next = r;
-    else
-        c->first = r;
-    c->last = r;
-    if (c->wcur == NULL)
-        c->wcur = r;
-    return r;
-nomem:
-    wire_error_set(err, WIRE_ENOMEM, "http client: out of memory");
-    return NULL;
-}
-
-int
-wire_http_request_header(struct wire_http_request *r, const char *name,
-                         const char *value)
-{
-    if (r == NULL || !http_valid_name(name) || !http_valid_value(value))
-        return WIRE_EINVAL;
-    int rc = req_usable(r);
-    if (rc < 0)
-        return rc;
-    if (r->framed)
-        return WIRE_ESTATE; /* the head is final */
-    if (strcasecmp(name, "Content-Length") == 0) {
-        char *end;
-        if (r->content_length >= 0 || r->te_chunked || value[0] < '0' ||
-            value[0] > '9')
-            return WIRE_EINVAL;
-        unsigned long long v = strtoull(value, &end, 10);
-        if (*end != '\0' || v > INT64_MAX)
-            return WIRE_EINVAL;
-        r->content_length = (int64_t)v;
-    } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
-        /* Only chunked: the client frames nothing else. */
-        if (r->content_length >= 0 || r->te_chunked || strcasecmp(value, "chunked") != 0)
-            return WIRE_EINVAL;
-        r->te_chunked = true;
-    } else if (strcasecmp(name, "Host") == 0) {
-        r->has_host = true;
-    } else if (strcasecmp(name, "Connection") == 0) {
-        r->conn_close |= http_list_has(value, "close");
-    } else if (strcasecmp(name, "Upgrade") == 0) {
-        r->upgrade = true;
-    }
-    return buf_add_line(&r->head, name, value);
-}
-
-int
-wire_http_request_write(struct wire_http_request *r, const void *data,
-                        size_t len)
-{
-    if (r == NULL || (data == NULL && len > 0))
-        return WIRE_EINVAL;
-    int rc = req_usable(r);
-    if (rc < 0)
-        return rc;
-    if (len == 0)
-        return 0;
-    if (r->content_length >= 0 &&
-        (uint64_t)r->content_length - r->body_written < len)
-        return WIRE_EINVAL; /* longer than the Content-Length given */
-    if (!r->framed && (rc = frame(r, false)) < 0)
-        return rc;
-    r->body_written += len;
-    struct iovec iov[3];
-    char size[24];
-    if (r->chunked) {
-        int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-        iov[0] = (struct iovec){size, (size_t)n};
-        iov[1] = (struct iovec){(void *)(uintptr_t)data, len};
-        iov[2] = (struct iovec){"\r\n", 2};
-        return emit(r->c, r, iov, 3);
-    }
-    iov[0] = (struct iovec){(void *)(uintptr_t)data, len};
-    return emit(r->c, r, iov, 1);
-}
-
-int
-wire_http_request_end(struct wire_http_request *r)
-{
-    if (r == NULL)
-        return WIRE_EINVAL;
-    int rc = req_usable(r);
-    if (rc < 0)
-        return rc;
-    if (r->content_length >= 0 && r->body_written < (uint64_t)r->content_length)
-        return WIRE_EINVAL; /* shorter than the Content-Length given */
-    if (!r->framed && (rc = frame(r, true)) < 0)
-        return rc;
-    struct wire_http_client *c = r->c;
-    struct iovec last = {"0\r\n\r\n", 5};
-    rc = emit(c, r, &last, r->chunked ? 1 : 0);
-    if (rc < 0)
-        return rc;
-    r->ended = true;
-    if (can_write(c, r)) {
-        req_written(c, r);
-        kick(c);
-    }
-    return 0;
-}
-
-const struct wire_http_head *
-wire_http_request_response(const struct wire_http_request *r)
-{
-    return r != NULL && r->got_head ? &r->c->ps.head : NULL;
-}
-
-void
-wire_http_request_pause_body(struct wire_http_request *r)
-{
-    if (r == NULL || r->body_paused)
-        return;
-    struct wire_http_client *c = r->c;
-    r->body_paused = true;
-    if (r != c->first || !r->got_head || c->dead || c->t == NULL)
-        return;
-    /* Our own slowness is not the server's. */
-    if (c->timer_kind == CLI_TIMER_BODY)
-        timer_stop(c);
-    c->reading_paused = true;
-    sync_reading(c);
-}
-
-void
-wire_http_request_resume_body(struct wire_http_request *r)
-{
-    if (r == NULL || !r->body_paused)
-        return;
-    struct wire_http_client *c = r->c;
-    r->body_paused = false;
-    if (r != c->first || !r->got_head || c->dead || c->t == NULL)
-        return;
-    if (c->timer_kind == CLI_TIMER_NONE && !c->upgrading)
-        timer_start(c, CLI_TIMER_BODY);
-    /* What was held is parsed on a later turn, never inside this call. */
-    c->soon_resume = true;
-    schedule(c);
-}
-
-int
-wire_http_request_take_over(struct wire_http_request *r,
-                            struct wire_protocol *next, struct wire_error *err)
-{
-    if (r == NULL || next == NULL)
-        return wire_error_set(err, WIRE_EINVAL, "take_over: no request or "
-                                                "no protocol");
-    struct wire_http_client *c = r->c;
-    if (c->owner == NULL)
-        return wire_error_set(err, WIRE_ENOTSUP, "take_over: this HTTP "
-                                                 "client cannot hand its "
-                                                 "transport over");
-    if (c->in_response != r || !c->upgrading || c->next_proto != NULL)
-        return wire_error_set(err, WIRE_ESTATE, "take_over: only once, from "
-                                                "on_response of a 101 or of "
-                                                "a 2xx to CONNECT");
-    if (c->t == NULL || wire_transport_is_closing(c->t))
-        return wire_error_set(err, WIRE_ECLOSED, "take_over: the connection "
-                                                 "is closing");
-    c->next_proto = next;
-    return 0;
 }
 
 /* ---- reading ---- */
@@ -713,7 +278,7 @@ on_head(struct http_parse *ps)
     int st = hd->status;
     if (st >= 100 && st < 200 && st != 101) {
         c->interim = true; /* the server is alive: wait for the rest */
-        timer_start(c, CLI_TIMER_HEAD);
+        http_cli_timer_start(c, CLI_TIMER_HEAD);
         return HTTP_CB_SKIP_BODY;
     }
     if (st == 101 && !r->upgrade)
@@ -725,7 +290,7 @@ on_head(struct http_parse *ps)
     bool no_body = r->is_head || st == 204 || st == 304;
     if (r->is_head)
         hd->keep_alive = version_keep_alive(&ps->p);
-    timer_stop(c);
+    http_cli_timer_stop(c);
     r->got_head = true;
     c->in_response = r;
     if (r->h.on_response != NULL)
@@ -737,7 +302,7 @@ on_head(struct http_parse *ps)
         return HTTP_CB_SKIP_BODY;
     if (r->body_paused)
         return HTTP_CB_PAUSE;
-    timer_start(c, CLI_TIMER_BODY);
+    http_cli_timer_start(c, CLI_TIMER_BODY);
     return HTTP_CB_OK;
 }
 
@@ -747,7 +312,7 @@ on_body(struct http_parse *ps, const char *data, size_t len)
     struct wire_http_client *c = ps->owner;
     struct wire_http_request *r = c->first;
     if (c->timer_kind == CLI_TIMER_BODY)
-        timer_start(c, CLI_TIMER_BODY);
+        http_cli_timer_start(c, CLI_TIMER_BODY);
     if (r->h.on_body != NULL)
         r->h.on_body(r->arg, r, data, len);
     return r->body_paused ? HTTP_CB_PAUSE : HTTP_CB_OK;
@@ -764,7 +329,7 @@ on_complete(struct http_parse *ps)
     if (c->upgrading)
         return HTTP_CB_OK; /* finished once llhttp stopped (cli_upgraded) */
     struct wire_http_request *r = c->first;
-    timer_stop(c);
+    http_cli_timer_stop(c);
     bool keep = ps->head.keep_alive && !r->conn_close && r->written;
     unsigned seq = r->seq;
     bool early = !r->written;
@@ -783,16 +348,16 @@ on_complete(struct http_parse *ps)
         no_reuse(c, why);
         return HTTP_CB_PAUSE;
     }
-    kick(c);
+    http_cli_kick(c);
     if (c->first != NULL && c->first->written && !c->first->got_head)
-        timer_start(c, CLI_TIMER_HEAD);
+        http_cli_timer_start(c, CLI_TIMER_HEAD);
     /* A pause asked for a response that turned out to have no body (or
      * whose end came with its last bytes) ends with it. */
     if (c->reading_paused && c->held_len == 0 && !body_paused(c) && c->t != NULL) {
         c->reading_paused = false;
-        sync_reading(c);
+        http_cli_sync_reading(c);
     }
-    maybe_close(c);
+    http_cli_maybe_close(c);
     return HTTP_CB_PAUSE;
 }
 
@@ -842,7 +407,7 @@ cli_upgraded(struct wire_http_client *c, const char *rest, size_t len)
     c->next_proto = NULL;
     c->upgrading = false;
     c->dead = true;
-    timer_stop(c);
+    http_cli_timer_stop(c);
     if (next == NULL) {
         /* Nobody took it over: the response is whole, the connection
          * is of no further use to HTTP. */
@@ -890,7 +455,7 @@ hold(struct wire_http_client *c, const char *data, size_t len)
         c->held_len += len;
     }
     c->reading_paused = true;
-    sync_reading(c);
+    http_cli_sync_reading(c);
 }
 
 /* Parse `len` bytes; `nudge`: feed once even with none (to finish a
@@ -947,7 +512,7 @@ resume_held(struct wire_http_client *c)
     }
     if (c->reading_paused) {
         c->reading_paused = false;
-        sync_reading(c);
+        http_cli_sync_reading(c);
     }
 }
 
@@ -1060,8 +625,8 @@ http_cli_attach(struct wire_http_client *c, struct wire_transport *t)
         }
     }
     snprintf(c->host, sizeof(c->host), "%s", host);
-    kick(c);
-    maybe_close(c);
+    http_cli_kick(c);
+    http_cli_maybe_close(c);
 }
 
 void
@@ -1087,7 +652,7 @@ http_cli_eof(struct wire_http_client *c)
 void
 http_cli_lost(struct wire_http_client *c, const struct wire_error *err)
 {
-    timer_stop(c);
+    http_cli_timer_stop(c);
     if (!c->dead && !c->detached) {
         c->dead = true;
         while (c->first != NULL) {
@@ -1121,7 +686,7 @@ http_cli_resume_writing(struct wire_http_client *c)
 {
     c->write_paused = false;
     struct wire_http_request *r = c->wcur;
-    if (r != NULL && r->want_writable && can_write(c, r)) {
+    if (r != NULL && r->want_writable && http_cli_can_write(c, r)) {
         r->want_writable = false;
         if (r->h.on_writable != NULL)
             r->h.on_writable(r->arg, r);
@@ -1138,9 +703,9 @@ http_cli_hold_reading(struct wire_http_client *c, bool hold)
         if (hold)
             wire_timer_stop(c->timer);
         else
-            timer_start(c, c->timer_kind);
+            http_cli_timer_start(c, c->timer_kind);
     }
-    sync_reading(c);
+    http_cli_sync_reading(c);
 }
 
 void
@@ -1167,103 +732,4 @@ http_cli_free(struct wire_http_client *c)
     wire_timer_free(c->timer);
     c->timer = NULL;
     cli_unref(c);
-}
-
-/* ---- the public client protocol ---- */
-
-struct cli_proto {
-    struct wire_protocol base;
-    struct wire_http_client *c;
-};
-
-static struct wire_http_client *
-cli_of(struct wire_protocol *p)
-{
-    return ((struct cli_proto *)(void *)p)->c;
-}
-
-static void
-cp_made(struct wire_protocol *p, struct wire_transport *t)
-{
-    http_cli_attach(cli_of(p), t);
-}
-
-static void
-cp_data(struct wire_protocol *p, const void *data, size_t len)
-{
-    http_cli_data(cli_of(p), data, len);
-}
-
-static bool
-cp_eof(struct wire_protocol *p)
-{
-    return http_cli_eof(cli_of(p));
-}
-
-static void
-cp_lost(struct wire_protocol *p, const struct wire_error *err)
-{
-    http_cli_lost(cli_of(p), err);
-}
-
-static void
-cp_pause(struct wire_protocol *p)
-{
-    http_cli_pause_writing(cli_of(p));
-}
-
-static void
-cp_resume(struct wire_protocol *p)
-{
-    http_cli_resume_writing(cli_of(p));
-}
-
-static void
-cp_destroy(struct wire_protocol *p)
-{
-    http_cli_free(cli_of(p));
-    free(p);
-}
-
-static const struct wire_protocol_ops cli_proto_ops = {
-    .connection_made = cp_made,
-    .data_received = cp_data,
-    .eof_received = cp_eof,
-    .connection_lost = cp_lost,
-    .pause_writing = cp_pause,
-    .resume_writing = cp_resume,
-    .destroy = cp_destroy,
-};
-
-struct wire_protocol *
-wire_http_client_new(const struct wire_http_client_opts *opts,
-                     struct wire_http_client **out, struct wire_error *err)
-{
-    if (out == NULL) {
-        wire_error_set(err, WIRE_EINVAL, "http client: no handle to return");
-        return NULL;
-    }
-    *out = NULL;
-    struct cli_proto *cp = calloc(1, sizeof(*cp));
-    if (cp == NULL) {
-        wire_error_set(err, WIRE_ENOMEM, "http client: out of memory");
-        return NULL;
-    }
-    wire_protocol_init(&cp->base, &cli_proto_ops);
-    cp->c = http_cli_new(opts, &cp->base, err);
-    if (cp->c == NULL) {
-        free(cp);
-        return NULL;
-    }
-    *out = cp->c;
-    return &cp->base;
-}
-
-void
-wire_http_client_close(struct wire_http_client *c)
-{
-    if (c == NULL || c->closed_reported)
-        return;
-    c->closing = true;
-    maybe_close(c);
 }

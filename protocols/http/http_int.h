@@ -161,6 +161,106 @@ int http_srv_error(const struct http_srv *e, const char **msg);
  * once no deferred work holds it. */
 void http_srv_free(struct http_srv *e);
 
+/* The server's state, shared by server.c (the engine), server_response.c
+ * (the exchange and response calls) and server_proto.c (the service and
+ * the protocol). */
+struct wire_http_service {
+    unsigned refs;
+    struct wire_http_handler h;
+    void *arg;
+    struct wire_http_limits limits;
+    char *server_header;
+};
+
+enum resp_state {
+    R_NONE,      /* nothing started */
+    R_STARTED,   /* status (and headers) set, head not written */
+    R_SENT,      /* head written, body going */
+    R_ENDED,     /* the response is complete */
+    R_UPGRADING  /* the 101/2xx is written; hand-over pending */
+};
+
+enum framing { FR_UNSET, FR_LENGTH, FR_CHUNKED, FR_CLOSE, FR_NOBODY };
+
+enum timer_kind { T_NONE, T_HEAD, T_IDLE, T_BODY };
+
+struct wire_http_exchange {
+    struct http_srv *e;
+    void *data;
+    enum resp_state rs;
+    enum framing framing;
+    int status;
+    char *reason;       /* NULL: the standard phrase */
+    char *hdrs;         /* the application's header lines */
+    size_t hlen, hcap;
+    int64_t cl;         /* Content-Length set by the application, or -1 */
+    uint64_t written;   /* body bytes written (or dropped) */
+    bool head_req;      /* a HEAD request: no response body */
+    bool has_date, has_server, app_close;
+    bool will_close;    /* the connection closes after this response */
+    bool req_done;      /* the request (head and body) is complete */
+    bool body_paused, continue_sent, want_writable, done;
+    struct wire_protocol *next; /* upgrade */
+};
+
+struct http_srv {
+    struct wire_http_service *svc;
+    struct wire_protocol *owner;
+    struct wire_transport *t;
+    struct http_parse ps;
+    struct wire_http_exchange *x;
+    /* read but not parsed yet */
+    char *in;
+    size_t in_off, in_len, in_cap;
+    struct wire_timer *timer;
+    enum timer_kind tkind;
+    /* Buffers kept from one exchange for the next, so that a keep-alive
+     * connection does not allocate them per request: the response head
+     * being built (send_body), and an ended exchange's header-line buffer
+     * (handed to the next exchange at on_head). */
+    char *obuf;
+    size_t ocap;
+    char *spare_hdrs;
+    size_t spare_hcap;
+    unsigned refs;
+    bool dead;        /* http_srv_free was called */
+    bool lost;        /* connection_lost came */
+    bool closing;     /* we closed (or handed over) the connection */
+    bool handed;      /* the transport belongs to another protocol */
+    bool eof;         /* the peer sent EOF */
+    bool write_paused, read_paused;
+    bool hold;        /* the owner holds reading (http_srv_hold_reading) */
+    bool feeding;     /* inside http_parse_feed */
+    bool head_bytes;  /* bytes of the next head arrived */
+    bool poke;        /* feed the parser even with no bytes (after a body
+                       * resume: a message paused on its last bytes, or
+                       * right after its head, ends without more input) */
+    /* why we closed, for on_done of an exchange cut short */
+    int why_code;
+    char why[200];
+    struct wire_soon kick, bye;
+    struct wire_transport *kick_t, *bye_t;
+    struct wire_protocol *bye_proto;
+};
+
+/* The engine's steps the exchange and response calls use (server.c). */
+bool http_srv_gone(const struct http_srv *e);
+bool http_srv_req_has_body(const struct wire_http_head *h);
+void http_srv_timer_set(struct http_srv *e, enum timer_kind k, uint64_t ms);
+void http_srv_timer_stop(struct http_srv *e);
+/* Remember why we end the connection (the first reason wins). */
+void http_srv_set_why(struct http_srv *e, int code, const char *msg);
+/* The exchange's end after the response and the request are both done
+ * (or the response ended the connection). */
+bool http_srv_finishable(const struct wire_http_exchange *x);
+/* Run the engine on a later turn (after an application's call made
+ * progress possible). */
+void http_srv_schedule_run(struct http_srv *e);
+void http_srv_update_reading(struct http_srv *e);
+/* The 100 Continue, once the application wants a body it has not
+ * answered yet. */
+void http_srv_maybe_continue(struct wire_http_exchange *x);
+
 /* ---- client engine (client.c) ----
  *
  * The HTTP/1.1 client for one connection, apart from the protocol that
@@ -204,5 +304,191 @@ void http_cli_hold_reading(struct wire_http_client *c, bool hold);
 /* Release (after lost, or for an engine never attached: its requests end
  * with WIRE_ECLOSED); memory goes once no deferred work holds it. */
 void http_cli_free(struct wire_http_client *c);
+
+/* The client's state, shared by client.c (the engine: reading, timers,
+ * take-over), client_request.c (the request calls and the writing) and
+ * client_proto.c (the protocol). */
+enum cli_timer { CLI_TIMER_NONE, CLI_TIMER_HEAD, CLI_TIMER_BODY };
+
+struct cli_buf {
+    char *p;
+    size_t len, cap;
+};
+
+struct wire_http_request {
+    struct wire_http_client *c;
+    struct wire_http_request *next;
+    struct wire_http_response_handler h;
+    void *arg;
+    unsigned seq;          /* 1 for the connection's first request */
+    size_t what_len;       /* "METHOD target" at the start of `head` */
+    struct cli_buf head;   /* request line and header lines */
+    struct cli_buf out;    /* framed body bytes waiting for their turn */
+    int64_t content_length; /* set by the application, or -1 */
+    uint64_t body_written;
+    bool is_head, is_connect, needs_length;
+    bool has_host, te_chunked, conn_close, upgrade;
+    bool framed;        /* framing chosen (first write or end) */
+    bool chunked;
+    bool head_sent;     /* the head went to the transport */
+    bool ended;         /* the application called end */
+    bool written;       /* all of it, end included, went to the transport */
+    bool want_writable; /* a write returned 1 */
+    bool got_head;      /* on_response ran */
+    bool body_paused;
+    bool done;          /* on_done is running */
+};
+
+struct wire_http_client {
+    struct wire_http_client_opts opts;
+    char *host_opt;
+    struct wire_protocol *owner;
+    unsigned refs;
+    /* the transport, from attach until lost or handed over */
+    struct wire_transport *t;
+    struct wire_timer *timer;
+    enum cli_timer timer_kind;
+    char host[256];
+    struct http_parse ps;
+    /* live requests in order; wcur: the first not fully written;
+     * barrier: written, and nothing may follow before its response */
+    struct wire_http_request *first, *last, *wcur, *barrier;
+    unsigned nreq;
+    /* reading */
+    char *held;
+    size_t held_len;
+    bool reading_paused; /* the engine wants the transport's reading paused */
+    bool hold;           /* the owner holds reading (http_cli_hold_reading) */
+    bool t_paused;       /* what we last told the transport */
+    bool eof_pending;    /* the peer's EOF came while bytes were held */
+    bool interim;        /* parsing a 1xx */
+    bool upgrading;      /* parsing a 101 or a 2xx to CONNECT */
+    struct wire_http_request *in_response; /* on_response runs for it */
+    struct wire_protocol *next_proto;     /* take_over's */
+    int perr_code;
+    char perr_msg[160];
+    /* writing */
+    bool write_paused;
+    /* state */
+    bool attached, closing, dead, detached, closed_reported, freed;
+    struct wire_error close_err; /* why the engine ended the connection */
+    /* deferred work */
+    struct wire_soon soon;
+    struct wire_transport *soon_t;
+    bool soon_queued, soon_resume, soon_writable;
+    struct wire_soon handed; /* destroying the owner after a take-over */
+    struct wire_transport *handed_t;
+};
+
+/* The engine's steps the request calls use (client.c). */
+void http_cli_sync_reading(struct wire_http_client *c);
+void http_cli_timer_stop(struct wire_http_client *c);
+void http_cli_timer_start(struct wire_http_client *c, enum cli_timer kind);
+void http_cli_maybe_close(struct wire_http_client *c);
+void http_cli_schedule(struct wire_http_client *c);
+/* The writing the engine drives (client_request.c). */
+bool http_cli_can_write(const struct wire_http_client *c,
+                        const struct wire_http_request *r);
+void http_cli_kick(struct wire_http_client *c);
+
+/* ---- the HTTP layers (layer.c, layer_server.c, layer_client.c) ----
+ *
+ * The state of one layer, and what the shared part (layer.c) and the
+ * two sides call of each other.
+ */
+#define HL_MARK 8 /* bytes of the private mark before each message */
+
+#define HL_MARK 8 /* bytes of the private mark before each message */
+
+/* The server's one exchange at a time (the engine parses the next
+ * request only once this one ended). */
+enum hl_xstate {
+    X_NONE,      /* no exchange */
+    X_BODY,      /* gathering the request body */
+    X_PENDING,   /* the body is whole; the above has paused reading */
+    X_AWAIT,     /* delivered; waiting for the above's answer */
+    X_ANSWERING, /* a message is going out as the response */
+    X_ANSWERED,  /* answered (or refused); waiting for the engine's end */
+    X_IGNORED    /* not a message (405): answered by us */
+};
+
+struct hl_msg {
+    struct hl_msg *next;
+    size_t len;
+    char data[];
+};
+
+struct hl {
+    struct wire_layer l; /* first */
+    bool server;
+    char *path, *ctype;
+    uint64_t reply_timeout_ms;
+    struct wire_http_limits limits;
+    /* the engine */
+    struct http_srv *srv;
+    struct wire_http_client *cli;
+    bool attached, engine_lost;
+    /* writing: the message being passed down */
+    unsigned char mark[HL_MARK];
+    size_t mark_got;
+    bool in_msg;          /* the mark was read; `left` payload bytes follow */
+    uint64_t left;
+    uint64_t framed;      /* messages written above (frame calls) */
+    uint64_t started;     /* messages whose mark the send hook took */
+    struct wire_http_request *req; /* client: the request being written */
+    /* reading: the body being gathered */
+    char *buf;
+    size_t len, cap;
+    bool delivered;       /* the current body already went up (in place) */
+    struct hl_msg *pend_head, *pend_tail; /* client: waiting for a resume */
+    bool pend_eof, eof_up;
+    struct wire_soon pump;
+    /* client */
+    unsigned outstanding; /* requests made and not ended */
+    bool eof_sent;        /* write_eof from above */
+    int status;
+    bool bad;             /* not a 2xx: fail with this status */
+    char status_line[160];
+    /* server */
+    struct wire_http_exchange *x;
+    enum hl_xstate xs;
+    bool peer_eof;        /* the client ended its side */
+    bool owed;            /* the above said an answer will come (hint) */
+    struct wire_soon reply_soon;
+    struct wire_timer *reply_timer;
+    /* state */
+    bool closed; /* the above closed, aborted or was failed: nothing goes up */
+    bool dying;  /* being destroyed: handlers do nothing */
+};
+
+/* layer.c */
+struct hl *hl_of_t(struct wire_transport *t);
+const char *hl_name(const struct hl *h);
+bool hl_buf_add(struct hl *h, const void *d, size_t n);
+void hl_buf_reset(struct hl *h);
+void hl_fail(struct hl *h, const struct wire_error *err, bool abort);
+void hl_failf(struct hl *h, int code, bool abort, const char *fmt, ...)
+    WIRE_PRINTF(4, 5);
+bool hl_up_ready(struct hl *h);
+void hl_pump_schedule(struct hl *h);
+void hl_pump_run(struct wire_soon *node);
+void hl_up_message(struct hl *h, const void *data, size_t len);
+/* The end of the messages: EOF up, after anything waiting. */
+void hl_up_eof(struct hl *h);
+bool hl_take_mark(struct hl *h, const char **p, size_t *n, size_t *used);
+/* layer_server.c */
+extern const struct wire_http_handler hl_srv_handler;
+ssize_t hl_srv_send(struct wire_layer *l, const struct iovec *iov, int iovcnt);
+void hl_srv_deliver(struct hl *h, const void *data, size_t len);
+void hl_srv_eof_check(struct hl *h);
+void hl_srv_on_done(void *arg, struct wire_http_exchange *x,
+                    const struct wire_error *err);
+void hl_reply_timer_fired(void *arg);
+int hl_hint_reply(struct wire_transport *t, enum wire_reply_hint hint);
+/* layer_client.c */
+extern const struct wire_http_response_handler hl_cli_handler;
+ssize_t hl_cli_send(struct wire_layer *l, const struct iovec *iov, int iovcnt);
+int hl_cli_send_eof(struct wire_layer *l);
+void hl_cli_on_close(void *arg, const struct wire_error *err);
 
 #endif
