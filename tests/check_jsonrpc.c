@@ -23,8 +23,8 @@
  *    pair, sleeps that would overtake each other over lines arriving in
  *    call order (HTTP's), a timed-out call that holds up the next, many
  *    calls pipelined, without a deadlock.
- * The sans-I/O cases run over the string transport; the loop ones never
- * sleep (unit_run_until).
+ * The sans-I/O cases run over the string transport; the loop ones run
+ * the loop until the event or a deadline (unit_run_until).
  */
 #include "http_util.h"
 #include "unit.h"
