@@ -19,6 +19,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* How early, by the test's own CLOCK_MONOTONIC, a loop timer may fire.
+ * libevent's default timer clock is CLOCK_MONOTONIC_COARSE, which moves
+ * in kernel ticks (4 ms at HZ=250, 10 ms at HZ=100), so a timer set for
+ * T ms can run up to one tick before T has passed on a precise clock.
+ * Lower bounds on elapsed time allow this much; they still catch a timer
+ * that fires at once or at the wrong setting. */
+#define UNIT_TIMER_SLACK_MS 10
+
 /* ---- suites ---- */
 Suite *error_suite(void);
 Suite *loop_suite(void);
