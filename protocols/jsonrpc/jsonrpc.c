@@ -107,38 +107,32 @@ put_text(char *b, size_t at, size_t cap, const char *s, size_t n)
 }
 
 /*
- * The message nearly every call answers with, a response
- * {"jsonrpc":"2.0","result":R,"id":I} as server.c builds it (members in
- * that order), written into `b` by hand: the same text as json_dumpb's,
- * for a fraction of its cost.  Returns its length, or 0 for any other
- * message or one that does not fit (then json_dumpb does it).
+ * The message nearly every call answers with, the response
+ * {"jsonrpc":"2.0","result":R,"id":I}, written by hand straight from R
+ * and I into a stack buffer: the same text json_dumpb would give for the
+ * object, without building the object (its hash table and three members)
+ * or walking it.  Returns JR_NOFIT, owning nothing, when the connection
+ * is not up yet or the text does not fit; then the caller builds the
+ * object and jr_send()s it.
  */
-static size_t
-dump_response(json_t *msg, char *b, size_t cap)
+int
+jr_send_result(struct wire_jsonrpc *rpc, json_t *result, json_t *id)
 {
     static const char head[] = "{\"jsonrpc\":\"2.0\",\"result\":";
-    if (!json_is_object(msg) || json_object_size(msg) != 3)
-        return 0;
-    void *it = json_object_iter(msg);
-    json_t *ver = json_object_iter_value(it);
-    if (strcmp(json_object_iter_key(it), "jsonrpc") != 0 || !json_is_string(ver) ||
-        json_string_length(ver) != 3 || strcmp(json_string_value(ver), "2.0") != 0)
-        return 0;
-    it = json_object_iter_next(msg, it);
-    if (strcmp(json_object_iter_key(it), "result") != 0)
-        return 0;
-    json_t *result = json_object_iter_value(it);
-    it = json_object_iter_next(msg, it);
-    if (strcmp(json_object_iter_key(it), "id") != 0)
-        return 0;
-    json_t *id = json_object_iter_value(it);
-    if (cap < sizeof(head))
-        return 0;
+    if (!rpc->made || !jr_writable(rpc))
+        return JR_NOFIT;
+    char b[JR_SMALL_TEXT];
+    size_t cap = sizeof(b);
     memcpy(b, head, sizeof(head) - 1);
-    size_t at = put_value(b, sizeof(head) - 1, cap, result);
+    size_t at = put_value(b, sizeof(head) - 1, cap,
+                          result != NULL ? result : json_null());
     at = put_text(b, at, cap, ",\"id\":", 6);
-    at = at > 0 ? put_value(b, at, cap, id) : 0;
-    return put_text(b, at, cap, "}", 1);
+    at = at > 0 ? put_value(b, at, cap, id != NULL ? id : json_null()) : 0;
+    at = put_text(b, at, cap, "}", 1);
+    if (at == 0)
+        return JR_NOFIT;
+    json_decref(result);
+    return wire_transport_write(rpc->t, b, at);
 }
 
 int
@@ -155,9 +149,7 @@ jr_send(struct wire_jsonrpc *rpc, json_t *msg)
          * copy, they cost no allocation of the text nor of a reference
          * to it (json_dumpb says how much a larger one needs). */
         char small[JR_SMALL_TEXT];
-        size_t n = dump_response(msg, small, sizeof(small));
-        if (n == 0)
-            n = json_dumpb(msg, small, sizeof(small), JSON_COMPACT);
+        size_t n = json_dumpb(msg, small, sizeof(small), JSON_COMPACT);
         if (n > 0 && n <= sizeof(small)) {
             json_decref(msg);
             return wire_transport_write(rpc->t, small, n);

@@ -64,7 +64,7 @@ struct wire_jsonrpc_call {
     struct jr_inbatch *batch;
     size_t slot;
     json_t *id;               /* NULL: a notification */
-    char *method;
+    json_t *method;           /* the request's method string (a reference) */
     struct wire_jsonrpc_call *prev, *next; /* the peer's unanswered calls */
 };
 
@@ -108,6 +108,13 @@ struct wire_jsonrpc {
 /* Write one message (stolen); queued until the connection is made.
  * Returns 0 or what the transport returned (WIRE_ECLOSED, ...). */
 int jr_send(struct wire_jsonrpc *rpc, json_t *msg);
+
+/* Write the response {"jsonrpc":"2.0","result":result,"id":id} (result
+ * stolen, NULL: null; id borrowed, NULL: null) without building it, and
+ * return what the write returned; or JR_NOFIT, leaving result the
+ * caller's, when the connection is not up or the text is too large. */
+#define JR_NOFIT 1
+int jr_send_result(struct wire_jsonrpc *rpc, json_t *result, json_t *id);
 /* Log through the loop, when there is one. */
 void jr_log(struct wire_jsonrpc *rpc, enum wire_log_level level,
             const char *fmt, ...) WIRE_PRINTF(3, 4);

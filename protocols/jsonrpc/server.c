@@ -222,10 +222,7 @@ jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
         return false;
     }
     struct wire_jsonrpc_call *c = calloc(1, sizeof(*c));
-    char *name = strdup(json_string_value(method));
-    if (c == NULL || name == NULL) {
-        free(c);
-        free(name);
+    if (c == NULL) {
         if (id != NULL)
             deliver(rpc, b, slot,
                     jr_error_response(json_incref(id),
@@ -236,7 +233,7 @@ jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
     c->batch = b;
     c->slot = slot;
     c->id = id != NULL ? json_incref(id) : NULL;
-    c->method = name;
+    c->method = json_incref(method);
     c->next = rpc->calls;
     if (rpc->calls != NULL)
         rpc->calls->prev = c;
@@ -276,7 +273,7 @@ jr_server_detach(struct wire_jsonrpc *rpc)
 const char *
 wire_jsonrpc_call_method(const struct wire_jsonrpc_call *c)
 {
-    return c != NULL ? c->method : NULL;
+    return c != NULL ? json_string_value(c->method) : NULL;
 }
 
 bool
@@ -291,26 +288,53 @@ wire_jsonrpc_call_peer(const struct wire_jsonrpc_call *c)
     return c != NULL ? c->rpc : NULL;
 }
 
-/* Send `resp` (stolen; NULL for a notification) and free the call. */
+/* Take the call off its peer's list of unanswered calls (the peer may
+ * be gone).  Unlinked before anything is sent: sending may not re-enter
+ * us, but a close after the last answer to a peer that sent EOF must see
+ * the count. */
+static void
+unlink_call(struct wire_jsonrpc_call *c)
+{
+    struct wire_jsonrpc *rpc = c->rpc;
+    if (rpc == NULL)
+        return;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        rpc->calls = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    if (c->id != NULL)
+        rpc->nwaiting--;
+    if (rpc->dispatching == c)
+        rpc->dispatching = NULL;
+}
+
+/* The call is answered: close a connection whose peer sent EOF once
+ * every call of its is, and free the call.  Returns rc. */
 static int
-answer(struct wire_jsonrpc_call *c, json_t *resp)
+end_call(struct wire_jsonrpc_call *c, int rc)
+{
+    struct wire_jsonrpc *rpc = c->rpc;
+    if (rpc != NULL && rpc->peer_eof && rpc->nwaiting == 0 && rpc->t != NULL &&
+        !rpc->closing) {
+        /* The peer sent EOF and every call of its is answered. */
+        rpc->closing = true;
+        wire_transport_close(rpc->t);
+    }
+    json_decref(c->id);
+    json_decref(c->method);
+    free(c);
+    return rc;
+}
+
+/* Send `resp` (stolen; NULL for a notification) for a call already
+ * unlinked, and free the call. */
+static int
+answer_unlinked(struct wire_jsonrpc_call *c, json_t *resp)
 {
     struct wire_jsonrpc *rpc = c->rpc;
     int rc = 0;
-    if (rpc != NULL) {
-        /* Unlink first: sending may not re-enter us, but a close after
-         * the last answer to a peer that sent EOF must see the count. */
-        if (c->prev != NULL)
-            c->prev->next = c->next;
-        else
-            rpc->calls = c->next;
-        if (c->next != NULL)
-            c->next->prev = c->prev;
-        if (c->id != NULL)
-            rpc->nwaiting--;
-        if (rpc->dispatching == c)
-            rpc->dispatching = NULL;
-    }
     if (c->batch != NULL) {
         struct jr_inbatch *b = c->batch;
         if (c->id != NULL)
@@ -325,16 +349,30 @@ answer(struct wire_jsonrpc_call *c, json_t *resp)
     } else if (rpc == NULL) {
         rc = c->id != NULL ? WIRE_ECLOSED : 0;
     }
-    if (rpc != NULL && rpc->peer_eof && rpc->nwaiting == 0 && rpc->t != NULL &&
-        !rpc->closing) {
-        /* The peer sent EOF and every call of its is answered. */
-        rpc->closing = true;
-        wire_transport_close(rpc->t);
+    return end_call(c, rc);
+}
+
+/* Send `resp` (stolen; NULL for a notification) and free the call. */
+static int
+answer(struct wire_jsonrpc_call *c, json_t *resp)
+{
+    unlink_call(c);
+    return answer_unlinked(c, resp);
+}
+
+/* The response object for `result` (stolen; NULL: null). */
+static json_t *
+result_response(struct wire_jsonrpc_call *c, json_t *result)
+{
+    if (result == NULL)
+        result = json_null();
+    json_t *r = finish(response_base(), "result", result, json_incref(c->id));
+    if (r == NULL) {
+        /* Out of memory: the peer still gets an answer if it fits. */
+        r = jr_error_response(json_incref(c->id), WIRE_JSONRPC_INTERNAL_ERROR,
+                              NULL, NULL);
     }
-    json_decref(c->id);
-    free(c->method);
-    free(c);
-    return rc;
+    return r;
 }
 
 int
@@ -348,15 +386,16 @@ wire_jsonrpc_respond(struct wire_jsonrpc_call *c, json_t *result)
         json_decref(result);
         return answer(c, NULL);
     }
-    if (result == NULL)
-        result = json_null();
-    json_t *r = finish(response_base(), "result", result, json_incref(c->id));
-    if (r == NULL) {
-        /* Out of memory: the peer still gets an answer if it fits. */
-        r = jr_error_response(json_incref(c->id), WIRE_JSONRPC_INTERNAL_ERROR,
-                              NULL, NULL);
+    if (c->batch == NULL && c->rpc != NULL) {
+        /* The common case, a single call on a live connection: written
+         * without building the response object. */
+        unlink_call(c);
+        int rc = jr_send_result(c->rpc, result, c->id);
+        if (rc != JR_NOFIT)
+            return end_call(c, rc);
+        return answer_unlinked(c, result_response(c, result));
     }
-    return answer(c, r);
+    return answer(c, result_response(c, result));
 }
 
 int
