@@ -1,139 +1,228 @@
 /*
- * demo — libwire in one page: one protocol, five transports.
+ * demo — libwire in one file: one protocol, every stack.
  *
- * A line-based calculator.  The client sends "add 2 3\n", the server
- * answers "5\n".  Each side is an ordinary protocol: a struct that starts
- * with struct wire_protocol, and a table of callbacks.  Neither knows what
- * carries its bytes.
+ * The protocol is a JSON-RPC 2.0 calculator: add, subtract, multiply and
+ * divide, each taking [a, b].  Dividing by zero answers the error object
+ * {"code": -32000, "message": "division by zero"}.  The server is the
+ * JSON-RPC peer with a method table (calc_methods below); the client is
+ * the same peer making calls.  Neither knows what carries its messages:
+ * the framing under it (lines, or HTTP bodies) and the layers under that
+ * (TLS) are chosen when a stack is built, and the transport at the bottom
+ * is picked by an endpoint string or an open call.
  *
- * main() serves and calls the very same code over TCP, TCP over IPv6, a
- * Unix socket, an abstract Unix socket and the in-memory pair, one after
- * the other, all in this process on one loop.  Only the endpoint string
- * changes.  Each client makes CALLS calls, checks every answer, and main
- * prints one row per transport.  Exit status 0 only if every row is ok.
+ * main() serves and calls the calculator over every stack below, one
+ * after the other, on one loop, all on this machine (127.0.0.1, Unix
+ * sockets and files in a fresh temporary directory, a pty, a child
+ * process; no network).  Each stack is named top-down:
+ *
+ *   jsonrpc / lines / tcp              tcp://127.0.0.1:0 (a free port)
+ *   jsonrpc / lines / unix             unix:DIR/calc.sock
+ *   jsonrpc / lines / mem              the in-memory pair (mem:calc)
+ *   jsonrpc / lines / tls / tcp        TLS layers over TCP
+ *   jsonrpc / lines / tls / unix       TLS layers over a Unix socket
+ *   jsonrpc / http / tcp               each message one POST and its answer
+ *   jsonrpc / http / tls / tcp         HTTPS
+ *   jsonrpc / lines / subprocess       this program run again as a child
+ *                                      (--serve-stdio) serving on its
+ *                                      stdin/stdout: the exec: transport
+ *   jsonrpc / lines / serial (pty)     a pty as a serial cable: the client
+ *                                      opens the pty's device end as a
+ *                                      serial line (raw, 115200 8N1),
+ *                                      the server sits on the other end
+ *   jsonrpc / lines / file (replay)    a session through files, below
+ *
+ * Each row makes --calls calls (200 by default): four in five at once, in
+ * flight together, then the rest one after the other, each sent when the
+ * one before was answered.  Every result is checked, and so is every
+ * division by zero, which must come back as the error object.  The TLS
+ * rows use a throwaway CA and a certificate for localhost made at start
+ * (OpenSSL 3) in the temporary directory; the client verifies the server
+ * against that CA.  Every row is bounded by a deadline (--timeout): a
+ * stuck row says FAIL (timeout) and is torn down.  The temporary
+ * directory is removed at exit.
+ *
+ * Output: one row per stack with the calls checked, the error answers
+ * checked, ok or FAIL (and why), and microseconds per call; --verbose
+ * adds where each row ran and an error answer it checked.  Exit status 0
+ * only when every row is ok, 2 for bad usage.
  */
+#define _GNU_SOURCE /* ptsname_r */
 #include <wire/wire.h>
 
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define CALLS 1000
-#define LINE_LEN 64 /* the longest line either side accepts */
+#define DEFAULT_CALLS 200
+#define DEFAULT_TIMEOUT_MS 10000
+#define DIV_BY_ZERO (-32000) /* a server error (-32000..-32099) */
+#define OUT_OF_RANGE (-32001)
 
-/* ---- both sides speak in lines ---- */
+/* ---- the protocol: a calculator, as a JSON-RPC method table ---- */
 
-struct lines {
-    char buf[LINE_LEN];
-    size_t len;
-};
-
-/* Add received bytes; call `on_line` for each complete line, without its
- * '\n'.  Returns false when a line is too long. */
-static bool
-lines_feed(struct lines *l, const char *data, size_t len,
-           void (*on_line)(struct wire_protocol *p, char *line),
-           struct wire_protocol *p)
+/* Answer [a, b] with a op b: an integer when both are integers and the
+ * result is one, else a real. */
+static void
+calc(void *arg, struct wire_jsonrpc_call *call, json_t *params)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (data[i] != '\n') {
-            if (l->len == sizeof(l->buf) - 1)
-                return false;
-            l->buf[l->len++] = data[i];
-            continue;
+    char op = *(const char *)arg;
+    json_t *a = json_array_get(params, 0), *b = json_array_get(params, 1);
+    if (!json_is_array(params) || json_array_size(params) != 2 ||
+        !json_is_number(a) || !json_is_number(b)) {
+        wire_jsonrpc_respond_error(call, WIRE_JSONRPC_INVALID_PARAMS, NULL,
+                                   json_string("expected [a, b], numbers"));
+        return;
+    }
+    if (op == '/' && json_number_value(b) == 0) {
+        wire_jsonrpc_respond_error(call, DIV_BY_ZERO, "division by zero",
+                                   NULL);
+        return;
+    }
+    if (json_is_integer(a) && json_is_integer(b)) {
+        json_int_t x = json_integer_value(a), y = json_integer_value(b), r = 0;
+        bool exact;
+        switch (op) {
+        case '+': exact = !__builtin_add_overflow(x, y, &r); break;
+        case '-': exact = !__builtin_sub_overflow(x, y, &r); break;
+        case '*': exact = !__builtin_mul_overflow(x, y, &r); break;
+        default: /* '/': an integer when it divides exactly */
+            exact = (x != (json_int_t)LLONG_MIN || y != -1) && x % y == 0;
+            r = exact ? x / y : 0;
         }
-        l->buf[l->len] = '\0';
-        l->len = 0;
-        on_line(p, l->buf);
+        if (exact) {
+            wire_jsonrpc_respond(call, json_integer(r));
+            return;
+        }
     }
-    return true;
-}
-
-/* ---- the server: "OP A B" in, the result out ---- */
-
-struct calc_server {
-    struct wire_protocol base; /* first: libwire sees only this */
-    struct lines in;
-};
-
-static void
-server_line(struct wire_protocol *p, char *line)
-{
-    char op[8], out[LINE_LEN];
-    long long a, b;
-    if (sscanf(line, "%7s %lld %lld", op, &a, &b) != 3)
-        snprintf(out, sizeof(out), "error: expected 'OP A B'\n");
-    else if (a < -1000000000 || a > 1000000000 || b < -1000000000 ||
-             b > 1000000000)
-        snprintf(out, sizeof(out), "error: numbers are limited to 10^9\n");
-    else if (strcmp(op, "add") == 0)
-        snprintf(out, sizeof(out), "%lld\n", a + b);
-    else if (strcmp(op, "sub") == 0)
-        snprintf(out, sizeof(out), "%lld\n", a - b);
-    else if (strcmp(op, "mul") == 0)
-        snprintf(out, sizeof(out), "%lld\n", a * b);
+    double x = json_number_value(a), y = json_number_value(b);
+    double r = op == '+'   ? x + y
+               : op == '-' ? x - y
+               : op == '*' ? x * y
+                           : x / y;
+    json_t *v = json_real(r); /* NULL for inf and nan: not JSON numbers */
+    if (v == NULL)
+        wire_jsonrpc_respond_error(call, OUT_OF_RANGE, "result out of range",
+                                   NULL);
     else
-        snprintf(out, sizeof(out), "error: unknown operation '%s'\n", op);
-    /* p->transport is whatever carries this connection. */
-    wire_transport_write(p->transport, out, strlen(out));
+        wire_jsonrpc_respond(call, v);
 }
 
+/* One handler for the four methods: each entry's arg is its operator. */
+static const struct wire_jsonrpc_method calc_methods[] = {
+    {"add", calc, (void *)"+"},
+    {"subtract", calc, (void *)"-"},
+    {"multiply", calc, (void *)"*"},
+    {"divide", calc, (void *)"/"},
+};
+
+/* ---- the calls the client makes, and what each must answer ---- */
+
+static const char *const op_names[] = {"add", "subtract", "multiply",
+                                       "divide"};
+
+/* Call i: its method and operands.  b runs through -3..3, so every 28th
+ * call (the first is call 3) divides by zero. */
 static void
-server_data(struct wire_protocol *p, const void *data, size_t len)
+call_args(int i, int *op, json_int_t *a, json_int_t *b)
 {
-    struct calc_server *s = (struct calc_server *)p;
-    if (!lines_feed(&s->in, data, len, server_line, p)) {
-        static const char msg[] = "error: line too long\n";
-        wire_transport_write(p->transport, msg, sizeof(msg) - 1);
-        wire_transport_close(p->transport); /* flushes the message first */
+    *op = i % 4;
+    *a = (json_int_t)i * 37 - 1000;
+    *b = i % 7 - 3;
+}
+
+/* Check call i's outcome; false with `why` set when it is wrong. */
+static bool
+check_answer(int i, json_t *result, const struct wire_jsonrpc_error *e,
+             char *why, size_t len)
+{
+    int op;
+    json_int_t a, b;
+    call_args(i, &op, &a, &b);
+    if (op == 3 && b == 0) {
+        if (e != NULL && !e->local && e->code == DIV_BY_ZERO &&
+            strcmp(e->message, "division by zero") == 0)
+            return true;
+        snprintf(why, len, "divide [%lld, 0]: expected error %d \"division "
+                 "by zero\", got %s%s", (long long)a, DIV_BY_ZERO,
+                 e != NULL ? "error: " : "a result",
+                 e != NULL ? e->message : "");
+        return false;
     }
+    if (e != NULL) {
+        snprintf(why, len, "%s [%lld, %lld]: error %d: %s", op_names[op],
+                 (long long)a, (long long)b, e->code, e->message);
+        return false;
+    }
+    double x = (double)a, y = (double)b;
+    double want = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+    bool integral = op != 3 || a % b == 0;
+    if ((integral ? json_is_integer(result) : json_is_real(result)) &&
+        json_number_value(result) == want)
+        return true;
+    char *got = json_dumps(result, JSON_ENCODE_ANY | JSON_COMPACT);
+    snprintf(why, len, "%s [%lld, %lld]: expected %.17g, got %s", op_names[op],
+             (long long)a, (long long)b, want, got != NULL ? got : "?");
+    free(got);
+    return false;
 }
 
-static void
-server_destroy(struct wire_protocol *p)
-{
-    free(p);
-}
+/* ---- one row: a stack, its client and its server(s) ---- */
 
-/* No eof_received: at the client's EOF the server closes, after it has
- * sent everything it wrote. */
-static const struct wire_protocol_ops server_ops = {
-    .data_received = server_data,
-    .destroy = server_destroy,
+enum framing { LINES, HTTP };
+enum kind { LISTEN, SUBPROCESS, PTY, FILES }; /* how a row is run */
+
+struct row;
+struct call {
+    struct row *row;
+    int i;
 };
 
-/* The server's factory: one protocol per accepted connection. */
-static struct wire_protocol *
-server_new(void *arg)
-{
-    (void)arg;
-    struct calc_server *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return NULL; /* refuses the connection */
-    wire_protocol_init(&s->base, &server_ops);
-    return &s->base;
-}
-
-/* ---- the client: CALLS calls, one at a time, each answer checked ---- */
-
-struct run {                /* the outcome of one client, kept by main */
-    int answered;           /* right answers */
+struct row {
+    const char *name;       /* the stack, top-down */
+    enum kind kind;
+    const char *endpoint;   /* LISTEN: where the server listens */
+    enum framing framing;
+    bool tls;
+    int ncalls, nconcurrent;
+    struct call *calls;     /* ncalls of them */
+    /* the client */
+    struct wire_jsonrpc *rpc;        /* until the client's on_close */
+    struct wire_transport *client_t; /* below the client, while it is up */
+    int sent, answered, checked, errors_checked;
+    bool recording;         /* the file row's first step (see there) */
+    /* the servers */
+    struct wire_transport *server_t; /* below the last server peer, while up */
+    /* peers made whose on_close has not run yet; `done` when none is left */
+    int open_peers;
+    bool done;
     bool failed;
-    bool finished;          /* the connection is over */
-    double start_us, end_us;
-    char why[200];
+    char why[240];
+    double t0, t1;          /* first call sent, last answer checked (µs) */
+    char where[200];        /* for --verbose: where it ran */
+    char error_seen[160];   /* for --verbose: an error answer checked */
 };
 
-struct calc_client {
-    struct wire_protocol base;
-    struct lines in;
-    struct run *run;
-    int sent;
-    long long expect;
-};
+static bool verbose;
+static bool interrupted; /* by SIGINT or SIGTERM: the rows left are not run */
+static uint64_t timeout_ms = DEFAULT_TIMEOUT_MS;
+static struct wire_tls_config *tls_server, *tls_client;
+static char tls_problem[240]; /* why the TLS rows cannot run, if they cannot */
 
 static double
 now_us(void)
@@ -143,107 +232,269 @@ now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
+/* The row failed; the first reason is the one kept. */
+static void fail(struct row *row, const char *fmt, ...) WIRE_PRINTF(2, 3);
 static void
-fail(struct run *run, const char *why)
+fail(struct row *row, const char *fmt, ...)
 {
-    if (!run->failed)
-        snprintf(run->why, sizeof(run->why), "%s", why);
-    run->failed = true;
-}
-
-static void
-client_send(struct calc_client *c)
-{
-    static const char *const ops[] = {"add", "sub", "mul"};
-    int k = c->sent % 3;
-    long long a = c->sent * 7 + 1, b = c->sent % 13 - 6;
-    c->expect = k == 0 ? a + b : k == 1 ? a - b : a * b;
-    char line[LINE_LEN];
-    int n = snprintf(line, sizeof(line), "%s %lld %lld\n", ops[k], a, b);
-    c->sent++;
-    wire_transport_write(c->base.transport, line, (size_t)n);
-}
-
-static void
-client_made(struct wire_protocol *p, struct wire_transport *t)
-{
-    struct calc_client *c = (struct calc_client *)p;
-    (void)t;
-    c->run->start_us = now_us();
-    client_send(c);
-}
-
-static void
-client_line(struct wire_protocol *p, char *line)
-{
-    struct calc_client *c = (struct calc_client *)p;
-    if (wire_transport_is_closing(p->transport))
+    if (row->failed)
         return;
-    char *end;
-    long long v = strtoll(line, &end, 10);
-    if (end == line || *end != '\0' || v != c->expect) {
-        char why[200];
-        snprintf(why, sizeof(why), "call %d: expected %lld, got '%.80s'",
-                 c->sent, c->expect, line);
-        fail(c->run, why);
-        wire_transport_close(p->transport);
-        return;
-    }
-    if (++c->run->answered < CALLS) {
-        client_send(c);
-        return;
-    }
-    c->run->end_us = now_us();
-    wire_transport_close(p->transport); /* all done: hang up */
+    row->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(row->why, sizeof(row->why), fmt, ap);
+    va_end(ap);
 }
 
 static void
-client_data(struct wire_protocol *p, const void *data, size_t len)
+peer_closed(struct row *row)
 {
-    struct calc_client *c = (struct calc_client *)p;
-    if (!lines_feed(&c->in, data, len, client_line, p)) {
-        fail(c->run, "answer too long");
-        wire_transport_close(p->transport);
+    if (--row->open_peers == 0)
+        row->done = true;
+}
+
+/* ---- the client ---- */
+
+static void on_result(void *arg, json_t *result,
+                      const struct wire_jsonrpc_error *e);
+
+static void
+send_call(struct row *row)
+{
+    struct call *c = &row->calls[row->sent++];
+    int op;
+    json_int_t a, b;
+    call_args(c->i, &op, &a, &b);
+    struct wire_error err = {0};
+    /* The params are stolen, also on error; the callback runs once,
+     * unless the call is refused here. */
+    if (wire_jsonrpc_call(row->rpc, op_names[op], json_pack("[II]", a, b), 0,
+                          on_result, c, &err) < 0) {
+        fail(row, "call %d: %s", c->i, err.message);
+        wire_error_clear(&err);
+        wire_jsonrpc_close(row->rpc);
     }
 }
 
 static void
-client_lost(struct wire_protocol *p, const struct wire_error *err)
+on_result(void *arg, json_t *result, const struct wire_jsonrpc_error *e)
 {
-    struct calc_client *c = (struct calc_client *)p;
+    struct call *c = arg;
+    struct row *row = c->row;
+    row->answered++;
+    if (row->recording) {
+        /* Nothing can answer a call written to a file: each ends with
+         * the connection, at the input's (empty) end. */
+        if (e == NULL || !e->local || e->code != WIRE_ECLOSED)
+            fail(row, "recording: call %d: %s", c->i,
+                 e != NULL ? e->message : "answered");
+        return;
+    }
+    if (e != NULL && e->local) { /* no answer came: timeout, closed, ... */
+        fail(row, "%s%s%s", e->code == WIRE_ETIMEDOUT ? "timeout (" : "",
+             e->message, e->code == WIRE_ETIMEDOUT ? ")" : "");
+        wire_jsonrpc_close(row->rpc);
+        return;
+    }
+    char why[200];
+    if (!check_answer(c->i, result, e, why, sizeof(why))) {
+        fail(row, "%s", why);
+        wire_jsonrpc_close(row->rpc); /* the other calls fail with it */
+        return;
+    }
+    row->checked++;
+    if (e != NULL) {
+        row->errors_checked++;
+        if (row->error_seen[0] == '\0') {
+            int op;
+            json_int_t a, b;
+            call_args(c->i, &op, &a, &b);
+            snprintf(row->error_seen, sizeof(row->error_seen),
+                     "divide [%lld, %lld] -> error %d \"%s\"", (long long)a,
+                     (long long)b, e->code, e->message);
+        }
+    }
+    if (row->answered >= row->nconcurrent && row->sent < row->ncalls) {
+        send_call(row); /* the sequential part: one at a time */
+    } else if (row->answered == row->ncalls) {
+        row->t1 = now_us();
+        wire_jsonrpc_close(row->rpc); /* all done: hang up */
+    }
+}
+
+static void
+client_open(void *arg, struct wire_jsonrpc *rpc, struct wire_transport *t)
+{
+    struct row *row = arg;
+    (void)rpc;
+    row->client_t = t;
+    if (verbose && row->tls) {
+        char version[32], cipher[64];
+        if (wire_transport_get_info(t, WIRE_INFO_TLS_VERSION, version,
+                                    sizeof(version)) > 0 &&
+            wire_transport_get_info(t, WIRE_INFO_TLS_CIPHER, cipher,
+                                    sizeof(cipher)) > 0) {
+            size_t n = strlen(row->where);
+            snprintf(row->where + n, sizeof(row->where) - n, ", %s %s",
+                     version, cipher);
+        }
+    }
+    if (row->t0 == 0)
+        row->t0 = now_us();
+    /* The concurrent part: all of these in flight at once. */
+    while (row->sent < row->nconcurrent && row->rpc != NULL && !row->failed)
+        send_call(row);
+}
+
+static void
+client_closed(void *arg, const struct wire_error *err)
+{
+    struct row *row = arg;
+    row->rpc = NULL;
+    row->client_t = NULL;
     if (err != NULL)
-        fail(c->run, err->message);
-    if (c->run->answered < CALLS)
-        fail(c->run, "connection closed early");
-    c->run->finished = true;
+        fail(row, "%s", err->message);
+    else if (!row->recording && row->checked < row->ncalls)
+        fail(row, "the connection closed after %d of %d answers", row->checked,
+             row->ncalls);
+    peer_closed(row);
+}
+
+/* ---- the server ---- */
+
+static void
+server_open(void *arg, struct wire_jsonrpc *rpc, struct wire_transport *t)
+{
+    struct row *row = arg;
+    (void)rpc;
+    row->server_t = t;
 }
 
 static void
-client_destroy(struct wire_protocol *p)
+server_closed(void *arg, const struct wire_error *err)
 {
-    free(p);
+    struct row *row = arg;
+    row->server_t = NULL;
+    if (err != NULL)
+        fail(row, "server: %s", err->message);
+    peer_closed(row);
 }
 
-static const struct wire_protocol_ops client_ops = {
-    .connection_made = client_made,
-    .data_received = client_data,
-    .connection_lost = client_lost,
-    .destroy = client_destroy,
-};
+/* ---- stacks, built top-down ---- */
 
-/* A failed connect never reaches the protocol: it is reported here. */
+/* The framing under a JSON-RPC peer: lines over a byte stream, or HTTP
+ * (each message the body of one POST, each answer the body of its
+ * response).  Takes `p`, also on error. */
+static struct wire_protocol *
+frame(struct wire_protocol *p, enum framing f, bool server,
+      struct wire_error *err)
+{
+    if (f == LINES) {
+        struct wire_chunk_opts o;
+        wire_lines_opts_init(&o, false, false);
+        o.max_len = WIRE_JSONRPC_DEFAULT_MAX_MESSAGE;
+        return wire_chunk_layer_new(p, &o, err);
+    }
+    struct wire_http_layer_opts o = {
+        .path = "/calc",
+        .content_type = "application/json",
+        .limits.max_body = WIRE_JSONRPC_DEFAULT_MAX_MESSAGE,
+        /* The client waits for an answer longer than a call does, so a
+         * late answer is the call's timeout, which says which call. */
+        .limits.head_timeout_ms = timeout_ms + 1000,
+    };
+    return server ? wire_http_server_layer_new(p, &o, err)
+                  : wire_http_client_layer_new(p, &o, err);
+}
+
+/* The server's stack for one connection: jsonrpc / framing [/ tls]. */
+static struct wire_protocol *
+server_stack(struct row *row, struct wire_error *err)
+{
+    struct wire_jsonrpc_opts o = {
+        .methods = calc_methods,
+        .nmethods = sizeof(calc_methods) / sizeof(calc_methods[0]),
+        .on_open = server_open,
+        .on_close = server_closed,
+        .arg = row,
+    };
+    struct wire_protocol *p = wire_jsonrpc_new(&o, NULL, err);
+    if (p == NULL)
+        return NULL;
+    row->open_peers++; /* its on_close runs once, whatever happens next */
+    row->done = false;
+    p = frame(p, row->framing, true, err);
+    if (p != NULL && row->tls)
+        p = wire_tls_server_layer_new(p, tls_server, err);
+    return p;
+}
+
+/* A server factory (wire_listen): one stack per accepted connection. */
+static struct wire_protocol *
+server_factory(void *arg)
+{
+    struct row *row = arg;
+    struct wire_error err = {0};
+    struct wire_protocol *p = server_stack(row, &err);
+    if (p == NULL) { /* the connection is refused */
+        fail(row, "server: %s", err.message);
+        wire_error_clear(&err);
+    }
+    return p;
+}
+
+/* The client's stack: jsonrpc / framing [/ tls].  TLS verifies the
+ * server's certificate against our CA and the name "localhost". */
+static struct wire_protocol *
+client_stack(struct row *row, struct wire_error *err)
+{
+    struct wire_jsonrpc_opts o = {
+        .call_timeout_ms = timeout_ms,
+        .on_open = client_open,
+        .on_close = client_closed,
+        .arg = row,
+    };
+    struct wire_protocol *p = wire_jsonrpc_new(&o, &row->rpc, err);
+    if (p == NULL)
+        return NULL;
+    row->open_peers++;
+    row->done = false;
+    p = frame(p, row->framing, false, err);
+    if (p != NULL && row->tls)
+        p = wire_tls_client_layer_new(p, tls_client, "localhost", err);
+    return p;
+}
+
+/* A failed connect reaches on_close as "never made"; this says why. */
 static void
 on_connect(void *arg, struct wire_transport *t, const struct wire_error *err)
 {
-    struct run *run = arg;
+    struct row *row = arg;
     (void)t;
     if (err != NULL) {
-        fail(run, err->message);
-        run->finished = true;
+        snprintf(row->why, sizeof(row->why), "%s", err->message);
+        row->failed = true;
     }
 }
 
-/* ---- main: the same two protocols over every transport ---- */
+/* Run the loop until every peer of the row is closed, or the deadline:
+ * then the row fails and what is left of it is aborted. */
+static void
+wait_row(struct wire_loop *loop, struct row *row)
+{
+    if (row->done || row->open_peers == 0)
+        return;
+    if (wire_loop_run_until(loop, &row->done, (long)timeout_ms) == 0)
+        return;
+    fail(row, interrupted ? "interrupted" : "timeout");
+    if (row->client_t != NULL)
+        wire_transport_abort(row->client_t);
+    else if (row->rpc != NULL)
+        wire_jsonrpc_close(row->rpc); /* not connected yet: when it is */
+    if (row->server_t != NULL)
+        wire_transport_abort(row->server_t);
+    wire_loop_run_until(loop, &row->done, 2000);
+}
 
 static void
 set_flag(void *arg)
@@ -251,94 +502,559 @@ set_flag(void *arg)
     *(bool *)arg = true;
 }
 
-/* Serve `endpoint`, make CALLS calls to it, print one row.  Returns false
- * when the row is not ok. */
-static bool
-run_stack(struct wire_loop *loop, const char *name, const char *endpoint,
-          struct run *run)
+/* ---- the rows ---- */
+
+/* A server listening on `endpoint`, and a client connecting to the
+ * address it got.  Only the endpoint string names the transport. */
+static void
+run_listen_row(struct wire_loop *loop, struct row *row, const char *endpoint)
 {
     struct wire_server *server;
     struct wire_error err = {0};
-    if (wire_listen(loop, endpoint, server_new, NULL, NULL, &server, &err) < 0) {
-        bool no_v6 = strstr(endpoint, "[::1]") != NULL &&
-                     (err.code == -EADDRNOTAVAIL || err.code == -EAFNOSUPPORT);
-        if (no_v6)
-            printf("%-9s %-40s %5s  skip (no ::1)\n", name, endpoint, "-");
-        else
-            printf("%-9s %-40s %5d  FAIL    (%s)\n", name, endpoint, 0,
-                   err.message);
+    if (wire_listen(loop, endpoint, server_factory, row, NULL, &server,
+                    &err) < 0) {
+        fail(row, "listen on %s: %s", endpoint, err.message);
         wire_error_clear(&err);
-        return no_v6;
+        return;
     }
-    /* The address with the real port (for :0) is where the client goes. */
     const char *address = wire_server_address(server);
-    struct calc_client *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        fail(run, "out of memory");
-    } else {
-        wire_protocol_init(&c->base, &client_ops);
-        c->run = run;
-        if (wire_connect(loop, address, &c->base, NULL, on_connect, run,
-                         &err) < 0) {
-            fail(run, err.message);
-            wire_error_clear(&err);
-            wire_protocol_destroy(&c->base); /* still ours after an error */
-        } else if (wire_loop_run_until(loop, &run->finished, 5000) != 0) {
-            fail(run, "did not finish within 5 s");
-        }
+    snprintf(row->where, sizeof(row->where), "%s", address);
+    struct wire_connect_options co = {.timeout_ms = timeout_ms};
+    struct wire_protocol *p = client_stack(row, &err);
+    if (p == NULL) {
+        fail(row, "%s", err.message);
+    } else if (wire_connect(loop, address, p, &co, on_connect, row,
+                            &err) < 0) {
+        fail(row, "connect to %s: %s", address, err.message);
+        wire_protocol_destroy(p); /* still ours after an error */
     }
+    wire_error_clear(&err);
+    wait_row(loop, row);
+    /* Every connection is over by now, unless the row timed out: then
+     * those left get a second to close, and are aborted. */
     bool closed = false;
     wire_server_shutdown(server, 1000, set_flag, &closed);
-    wire_loop_run_until(loop, &closed, 5000);
-    printf("%-9s %-40s %5d  %-6s", name, address, run->answered,
-           run->failed ? "FAIL" : "ok");
-    if (run->failed)
-        printf("  (%s)\n", run->why);
-    else
-        printf("  %7.1f\n", (run->end_us - run->start_us) / CALLS);
+    if (wire_loop_run_until(loop, &closed, 3000) != 0)
+        fail(row, "the server did not shut down");
     wire_server_free(server);
-    return !run->failed;
+}
+
+static char self_exe[PATH_MAX]; /* this program, for the subprocess row */
+
+/* The client spawns this program with --serve-stdio, which serves the
+ * calculator on its stdin/stdout (see serve_stdio).  The endpoint form is
+ * "exec:PROGRAM --serve-stdio"; wire_subprocess_spawn takes the argv as
+ * it is, so a path with blanks needs no quoting. */
+static void
+run_subprocess_row(struct wire_loop *loop, struct row *row)
+{
+    static char serve[] = "--serve-stdio";
+    char *argv[] = {self_exe, serve, NULL};
+    struct wire_subprocess_options o = {
+        .stderr_mode = WIRE_STDERR_CAPTURE, /* its last words go in errors */
+        .kill_after_ms = 2000,
+    };
+    struct wire_error err = {0};
+    struct wire_transport *t;
+    struct wire_protocol *p = client_stack(row, &err);
+    if (p == NULL) {
+        fail(row, "%s", err.message);
+    } else if (wire_subprocess_spawn(loop, argv, &o, p, &t, &err) < 0) {
+        fail(row, "spawn %s: %s", self_exe, err.message);
+        wire_protocol_destroy(p);
+    } else {
+        int pid = 0;
+        wire_transport_get_info(t, WIRE_INFO_PID, &pid, sizeof(pid));
+        snprintf(row->where, sizeof(row->where), "exec:%.120s %s (pid %d)",
+                 self_exe, serve, pid);
+    }
+    wire_error_clear(&err);
+    wait_row(loop, row);
+}
+
+/* A pty is a serial cable with two ends: its device end (/dev/pts/N),
+ * which the client opens as a serial line, as it would /dev/ttyUSB0 (raw
+ * mode, 115200 8N1, exclusive access), and the master end, which has no
+ * path to open, so the server reads and writes it through the pipe
+ * transport.  The client ends the session: its close is the server's
+ * EOF.  (Were the server's end closed first, the kernel would drop what
+ * the client had not read yet.) */
+static void
+run_pty_row(struct wire_loop *loop, struct row *row)
+{
+    char path[64];
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0 ||
+        ptsname_r(m, path, sizeof(path)) != 0) {
+        fail(row, "pty: %s", strerror(errno));
+        if (m >= 0)
+            close(m);
+        return;
+    }
+    snprintf(row->where, sizeof(row->where), "serial:%s?baud=115200", path);
+    struct wire_error err = {0};
+    struct wire_serial_options so = {.baud = 115200};
+    /* The device end first: the master reads EIO (an EOF) while no one
+     * has the device end open. */
+    struct wire_protocol *p = client_stack(row, &err);
+    if (p == NULL) {
+        fail(row, "%s", err.message);
+    } else if (wire_serial_open(loop, path, &so, p, NULL, &err) < 0) {
+        fail(row, "%s", err.message);
+        wire_protocol_destroy(p);
+    } else if ((p = server_stack(row, &err)) == NULL) {
+        fail(row, "%s", err.message);
+    } else if (wire_pipe_open(loop, m, m, p, NULL, NULL, &err) < 0) {
+        fail(row, "pty master: %s", err.message);
+        wire_protocol_destroy(p);
+    } else {
+        m = -1; /* the pipe transport closes it */
+    }
+    if (m >= 0) {
+        close(m); /* a client already started sees the hangup */
+    }
+    wire_error_clear(&err);
+    wait_row(loop, row);
+}
+
+/* One step of the file row: a client or a server stack on the file
+ * transport, reading `in` (NULL: nothing) and writing `out`.  The input
+ * comes in pieces of 97 bytes, so the lines framing has to put messages
+ * back together across reads. */
+static void
+file_step(struct wire_loop *loop, struct row *row, bool server,
+          const char *in, const char *out)
+{
+    struct wire_file_options fo = {.in = in, .out = out, .chunk = 97};
+    struct wire_error err = {0};
+    struct wire_protocol *p = server ? server_stack(row, &err)
+                                     : client_stack(row, &err);
+    if (p == NULL) {
+        fail(row, "%s", err.message);
+    } else if (wire_file_open(loop, &fo, p, NULL, &err) < 0) {
+        fail(row, "%s", err.message);
+        wire_protocol_destroy(p);
+    }
+    wire_error_clear(&err);
+    wait_row(loop, row);
+}
+
+/* Whether two files hold the same bytes. */
+static bool
+same_bytes(const char *path1, const char *path2)
+{
+    FILE *f1 = fopen(path1, "rbe"), *f2 = fopen(path2, "rbe");
+    bool same = f1 != NULL && f2 != NULL;
+    for (int c = 0; same && c != EOF;) {
+        c = getc(f1);
+        same = c == getc(f2);
+    }
+    if (f1 != NULL)
+        fclose(f1);
+    if (f2 != NULL)
+        fclose(f2);
+    return same;
+}
+
+/*
+ * The file row: a session replayed through files, as a golden-file test
+ * does.  What it proves: both peers run unchanged on the file transport,
+ * and the session recorded in files is complete and repeatable.
+ *
+ *  1. record: the client, on the file transport with no input, makes
+ *     its calls; they are written to requests.jsonl (and end with the
+ *     connection at the input's end, unanswered).
+ *  2. serve: the server reads requests.jsonl and writes its answers to
+ *     replies.jsonl.
+ *  3. replay: a new client makes the same calls, written to
+ *     requests-again.jsonl, reads replies.jsonl, and checks every answer
+ *     as over a socket (the answers match calls by id).
+ *  4. The two request files must be the same bytes: the replies answer
+ *     exactly these calls.
+ *
+ * A recorded session has no round trips, so all of its calls are in
+ * flight at once.
+ */
+static void
+run_file_row(struct wire_loop *loop, struct row *row, const char *dir)
+{
+    char requests[PATH_MAX], replies[PATH_MAX], again[PATH_MAX];
+    snprintf(requests, sizeof(requests), "%s/requests.jsonl", dir);
+    snprintf(replies, sizeof(replies), "%s/replies.jsonl", dir);
+    snprintf(again, sizeof(again), "%s/requests-again.jsonl", dir);
+    row->nconcurrent = row->ncalls;
+    row->t0 = now_us();
+    row->recording = true;
+    file_step(loop, row, false, NULL, requests);
+    row->recording = false;
+    if (!row->failed && row->answered != row->ncalls)
+        fail(row, "recording: %d of %d calls ended", row->answered,
+             row->ncalls);
+    row->sent = row->answered = 0;
+    if (!row->failed)
+        file_step(loop, row, true, requests, replies);
+    if (!row->failed)
+        file_step(loop, row, false, replies, again);
+    if (!row->failed && !same_bytes(requests, again))
+        fail(row, "the replayed requests differ from the recorded ones");
+    struct stat st1, st2;
+    if (stat(requests, &st1) == 0 && stat(replies, &st2) == 0)
+        snprintf(row->where, sizeof(row->where),
+                 "requests.jsonl (%lld bytes) -> replies.jsonl (%lld bytes)",
+                 (long long)st1.st_size, (long long)st2.st_size);
+}
+
+/* ---- the child of the subprocess row ---- */
+
+/* `demo --serve-stdio`: serve the calculator on stdin/stdout until the
+ * parent closes our stdin.  Exit status 1 if the connection failed. */
+static int
+serve_stdio(void)
+{
+    static struct row row = {.name = "serve-stdio", .framing = LINES};
+    struct wire_loop *loop = wire_loop_new();
+    if (loop == NULL) {
+        fprintf(stderr, "demo --serve-stdio: cannot create the event loop\n");
+        return 1;
+    }
+    struct wire_error err = {0};
+    struct wire_protocol *p = server_stack(&row, &err);
+    if (p == NULL) {
+        fail(&row, "%s", err.message);
+    } else if (wire_stdio_open(loop, p, NULL, &err) < 0) {
+        fail(&row, "%s", err.message);
+        wire_protocol_destroy(p);
+    }
+    wire_error_clear(&err);
+    wire_loop_run(loop);
+    wire_loop_free(loop);
+    if (row.failed)
+        fprintf(stderr, "demo --serve-stdio: %s\n", row.why);
+    return row.failed ? 1 : 0;
+}
+
+/* ---- a throwaway certificate authority, for the TLS rows ---- */
+
+static bool
+add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+    X509_EXTENSION *e = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
+    bool ok = e != NULL && X509_add_ext(x, e, -1) == 1;
+    X509_EXTENSION_free(e);
+    return ok;
+}
+
+/* A certificate for `key` named CN=`cn`, valid from an hour ago for a
+ * day: a CA when `ca` is NULL (self-signed), else a server certificate
+ * for localhost and 127.0.0.1 signed by `ca`. */
+static X509 *
+make_cert(const char *cn, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key)
+{
+    X509 *x = X509_new();
+    BIGNUM *serial = BN_new();
+    bool ok = x != NULL && serial != NULL &&
+              X509_set_version(x, X509_VERSION_3) &&
+              BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) &&
+              BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) != NULL &&
+              X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL &&
+              X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600) != NULL &&
+              X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+                                         MBSTRING_UTF8,
+                                         (const unsigned char *)cn, -1, -1,
+                                         0) &&
+              X509_set_issuer_name(x, X509_get_subject_name(ca ? ca : x)) &&
+              X509_set_pubkey(x, key);
+    BN_free(serial);
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, ca ? ca : x, x, NULL, NULL, 0);
+    if (ok && ca == NULL)
+        ok = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE") &&
+             add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+             add_ext(x, &ctx, NID_subject_key_identifier, "hash");
+    else if (ok)
+        ok = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") &&
+             add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") &&
+             add_ext(x, &ctx, NID_ext_key_usage, "serverAuth") &&
+             add_ext(x, &ctx, NID_subject_alt_name,
+                     "DNS:localhost,IP:127.0.0.1") &&
+             add_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
+             add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
+    if (ok && X509_sign(x, ca_key ? ca_key : key, EVP_sha256()) > 0)
+        return x;
+    X509_free(x);
+    return NULL;
+}
+
+/* Write a certificate (or, when `x` is NULL, a private key) as PEM to a
+ * new file, readable by us only. */
+static bool
+write_pem(const char *path, X509 *x, EVP_PKEY *key)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    bool ok = x != NULL ? PEM_write_X509(f, x) == 1
+                        : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL,
+                                               NULL) == 1;
+    return fclose(f) == 0 && ok;
+}
+
+/* Make the CA and the server's certificate in `dir`, and the TLS
+ * configurations: the server's presents its certificate, the client's
+ * trusts our CA only (and verifies, as it does by default).  On failure
+ * tls_problem says why. */
+static void
+make_tls(const char *dir)
+{
+    char ca_pem[PATH_MAX], cert_pem[PATH_MAX], key_pem[PATH_MAX];
+    snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", dir);
+    snprintf(cert_pem, sizeof(cert_pem), "%s/server.pem", dir);
+    snprintf(key_pem, sizeof(key_pem), "%s/server-key.pem", dir);
+    EVP_PKEY *ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *ca = ca_key != NULL ? make_cert("libwire demo CA", ca_key, NULL, NULL)
+                              : NULL;
+    X509 *cert = ca && key ? make_cert("localhost", key, ca, ca_key) : NULL;
+    if (cert == NULL) {
+        snprintf(tls_problem, sizeof(tls_problem), "making certificates: %s",
+                 ERR_reason_error_string(ERR_get_error()));
+    } else if (!write_pem(ca_pem, ca, NULL) ||
+               !write_pem(cert_pem, cert, NULL) ||
+               !write_pem(key_pem, NULL, key)) {
+        snprintf(tls_problem, sizeof(tls_problem), "writing certificates in "
+                 "%s: %s", dir, strerror(errno));
+    }
+    X509_free(ca);
+    X509_free(cert);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    if (tls_problem[0] != '\0')
+        return;
+    struct wire_error err = {0};
+    if ((tls_server = wire_tls_config_new(true, &err)) == NULL ||
+        wire_tls_config_set_cert(tls_server, cert_pem, key_pem, &err) < 0 ||
+        (tls_client = wire_tls_config_new(false, &err)) == NULL ||
+        wire_tls_config_set_ca(tls_client, ca_pem, NULL, &err) < 0) {
+        snprintf(tls_problem, sizeof(tls_problem), "%s", err.message);
+        wire_error_clear(&err);
+        return;
+    }
+    wire_tls_config_set_verify(tls_client, true);
+    wire_tls_config_set_timeouts(tls_server, timeout_ms, 2000);
+    wire_tls_config_set_timeouts(tls_client, timeout_ms, 2000);
+}
+
+/* Remove the temporary directory and everything in it. */
+static void
+remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            if (unlink(path) != 0)
+                fprintf(stderr, "demo: cannot remove %s: %s\n", path,
+                        strerror(errno));
+        }
+        closedir(d);
+    }
+    if (rmdir(dir) != 0)
+        fprintf(stderr, "demo: cannot remove %s: %s\n", dir, strerror(errno));
+}
+
+/* ---- main ---- */
+
+/* Ctrl-C: stop the row that runs, skip the others, clean up. */
+static void
+on_signal(void *arg, int signo)
+{
+    (void)signo;
+    interrupted = true;
+    wire_loop_stop(arg);
+}
+
+static char unix_ep[80], tls_unix_ep[80]; /* in the temporary directory */
+
+/* Rows are static: a row that timed out may be pointed at by what is
+ * left of its connections until the end. */
+static struct row rows[] = {
+    {.name = "jsonrpc / lines / tcp", .endpoint = "tcp://127.0.0.1:0"},
+    {.name = "jsonrpc / lines / unix", .endpoint = unix_ep},
+    {.name = "jsonrpc / lines / mem", .endpoint = "mem:calc"},
+    {.name = "jsonrpc / lines / tls / tcp", .endpoint = "tcp://127.0.0.1:0",
+     .tls = true},
+    {.name = "jsonrpc / lines / tls / unix", .endpoint = tls_unix_ep,
+     .tls = true},
+    {.name = "jsonrpc / http / tcp", .endpoint = "tcp://127.0.0.1:0",
+     .framing = HTTP},
+    {.name = "jsonrpc / http / tls / tcp", .endpoint = "tcp://127.0.0.1:0",
+     .framing = HTTP, .tls = true},
+    {.name = "jsonrpc / lines / subprocess", .kind = SUBPROCESS},
+    {.name = "jsonrpc / lines / serial (pty)", .kind = PTY},
+    {.name = "jsonrpc / lines / file (replay)", .kind = FILES},
+};
+enum { NROWS = sizeof(rows) / sizeof(rows[0]) };
+
+static void
+print_row(const struct row *row)
+{
+    printf("%-34s %6d %6d  ", row->name, row->checked, row->errors_checked);
+    if (row->failed)
+        printf("FAIL (%s)\n", row->why);
+    else
+        printf("%-6s %9.1f\n", "ok", (row->t1 - row->t0) / row->ncalls);
+    if (verbose) {
+        if (row->where[0] != '\0')
+            printf("    at %s\n", row->where);
+        if (row->error_seen[0] != '\0')
+            printf("    checked %s\n", row->error_seen);
+    }
+    fflush(stdout);
+}
+
+static int
+usage(FILE *f, const char *argv0)
+{
+    fprintf(f,
+            "usage: %s [--calls N] [--timeout MS] [--verbose]\n"
+            "  Serve a JSON-RPC calculator over ten stacks on this machine\n"
+            "  and call it N times over each (default %d), checking every\n"
+            "  answer; one row per stack.  Exit status 0 when all are ok.\n"
+            "  --timeout MS  the deadline of each row (default %d)\n"
+            "  --verbose     say where each row ran, and an error it checked\n"
+            "  (--serve-stdio is how it runs itself for the subprocess row)\n",
+            argv0, DEFAULT_CALLS, DEFAULT_TIMEOUT_MS);
+    return f == stdout ? 0 : 2;
+}
+
+static bool
+parse_number(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = s != NULL ? strtol(s, &end, 10) : 0;
+    if (s == NULL || errno != 0 || end == s || *end != '\0' || v < min ||
+        v > max)
+        return false;
+    *out = v;
+    return true;
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+    long calls = DEFAULT_CALLS, ms = DEFAULT_TIMEOUT_MS;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--serve-stdio") == 0 && argc == 2)
+            return serve_stdio();
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return usage(stdout, argv[0]);
+        if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+            verbose = true;
+        } else if (strcmp(argv[i], "--calls") == 0) {
+            if (!parse_number(argv[++i], 10, 100000, &calls)) {
+                fprintf(stderr, "demo: --calls wants a number, 10..100000\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--timeout") == 0) {
+            if (!parse_number(argv[++i], 100, 600000, &ms)) {
+                fprintf(stderr, "demo: --timeout wants milliseconds, "
+                                "100..600000\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "demo: unknown argument '%s'\n", argv[i]);
+            return usage(stderr, argv[0]);
+        }
+    }
+    timeout_ms = (uint64_t)ms;
+    /* Output to a pipe closed early (demo | head) must not kill us before
+     * the clean-up: the write fails with EPIPE instead.  (libwire never
+     * raises SIGPIPE itself.) */
+    signal(SIGPIPE, SIG_IGN);
+
+    /* This program, to run again as the subprocess row's server. */
+    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+    if (n > 0)
+        self_exe[n] = '\0';
+    else
+        snprintf(self_exe, sizeof(self_exe), "%s", argv[0]);
+
     char dir[] = "/tmp/libwire-demo-XXXXXX";
     if (mkdtemp(dir) == NULL) {
         perror("demo: mkdtemp");
         return 1;
     }
-    char unix_ep[80], abstract_ep[80];
     snprintf(unix_ep, sizeof(unix_ep), "unix:%s/calc.sock", dir);
-    snprintf(abstract_ep, sizeof(abstract_ep), "unix:@libwire-demo-%ld",
-             (long)getpid());
-    const struct {
-        const char *name, *endpoint;
-    } stacks[] = {
-        {"tcp", "tcp://127.0.0.1:0"},
-        {"tcp6", "tcp://[::1]:0"},
-        {"unix", unix_ep},
-        {"abstract", abstract_ep},
-        {"mem", "mem:calc"},
-    };
-    enum { NSTACKS = sizeof(stacks) / sizeof(stacks[0]) };
-    /* Outcomes live here, not on run_stack's stack: a client that timed
-     * out may still hold its pointer. */
-    static struct run runs[NSTACKS];
+    snprintf(tls_unix_ep, sizeof(tls_unix_ep), "unix:%s/calc-tls.sock", dir);
+    make_tls(dir);
 
     struct wire_loop *loop = wire_loop_new();
     if (loop == NULL) {
         fprintf(stderr, "demo: cannot create the event loop\n");
-        rmdir(dir);
+        remove_dir(dir);
         return 1;
     }
-    printf("%-9s %-40s %5s  %-6s  µs/call\n", "transport", "endpoint",
-           "calls", "result");
+    struct wire_signal *sigint = wire_signal_new(loop, SIGINT, on_signal, loop,
+                                                 NULL);
+    struct wire_signal *sigterm = wire_signal_new(loop, SIGTERM, on_signal,
+                                                  loop, NULL);
+    printf("%-34s %6s %6s  %-6s %9s\n", "stack", "calls", "errors", "result",
+           "us/call");
     bool all_ok = true;
-    for (size_t i = 0; i < NSTACKS; i++)
-        if (!run_stack(loop, stacks[i].name, stacks[i].endpoint, &runs[i]))
-            all_ok = false;
-    wire_loop_free(loop);
-    rmdir(dir);
+    for (size_t r = 0; r < NROWS; r++) {
+        struct row *row = &rows[r];
+        row->ncalls = (int)calls;
+        row->nconcurrent = row->ncalls - row->ncalls / 5;
+        row->calls = calloc((size_t)row->ncalls, sizeof(*row->calls));
+        if (interrupted) {
+            fail(row, "interrupted");
+        } else if (row->calls == NULL) {
+            fail(row, "out of memory");
+        } else if (row->tls && tls_problem[0] != '\0') {
+            fail(row, "%s", tls_problem);
+        } else {
+            for (int i = 0; i < row->ncalls; i++)
+                row->calls[i] = (struct call){row, i};
+            switch (row->kind) {
+            case LISTEN: run_listen_row(loop, row, row->endpoint); break;
+            case SUBPROCESS: run_subprocess_row(loop, row); break;
+            case PTY: run_pty_row(loop, row); break;
+            case FILES: run_file_row(loop, row, dir); break;
+            }
+        }
+        if (!row->failed && row->errors_checked == 0)
+            fail(row, "no error answer was checked");
+        print_row(row);
+        all_ok = all_ok && !row->failed;
+    }
+
+    /* Let what is still closing (TLS close_notify, a child's exit) end:
+     * the loop runs out of work when nothing is left. */
+    wire_signal_free(sigint);
+    wire_signal_free(sigterm);
+    bool never = false;
+    if (wire_loop_run_until(loop, &never, 5000) == 1) {
+        wire_loop_free(loop);
+    } else {
+        /* Freeing the loop now would pull it from under them: it is left
+         * to the exit. */
+        fprintf(stderr, "demo: connections still open after 5 s\n");
+        all_ok = false;
+    }
+    wire_tls_config_unref(tls_server);
+    wire_tls_config_unref(tls_client);
+    for (size_t r = 0; r < NROWS; r++)
+        free(rows[r].calls);
+    remove_dir(dir);
     return all_ok ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -324,10 +325,28 @@ wire_endpoint_check_params(const struct wire_endpoint *ep,
         for (const char *const *k = known; *k != NULL; k++)
             if (strcmp(*k, ep->keys[i]) == 0)
                 ok = true;
-        if (!ok)
+        if (!ok) {
+            /* Name what is known, so a misspelling is easy to see. */
+            char list[256];
+            size_t at = 0;
+            list[0] = '\0';
+            for (const char *const *k = known; *k != NULL && at < sizeof(list); k++) {
+                int n = snprintf(list + at, sizeof(list) - at, "%s%s",
+                                 k == known ? "" : ", ", *k);
+                if (n < 0)
+                    break;
+                at += (size_t)n;
+            }
+            if (known[0] == NULL)
+                return wire_error_set(err, WIRE_EENDPOINT,
+                                      "unknown parameter '%s' for %s: endpoints "
+                                      "(they take none)",
+                                      ep->keys[i], ep->scheme);
             return wire_error_set(err, WIRE_EENDPOINT,
-                                  "unknown parameter '%s' for %s: endpoints",
-                                  ep->keys[i], ep->scheme);
+                                  "unknown parameter '%s' for %s: endpoints "
+                                  "(known: %s)",
+                                  ep->keys[i], ep->scheme, list);
+        }
     }
     return 0;
 }

@@ -84,6 +84,9 @@ bool wire__loop_unsoon(struct wire_loop *loop, struct wire_soon *node);
 #define WIRE_C_PAUSED_W  (1u << 3)
 #define WIRE_C_IN_CB     (1u << 4)
 #define WIRE_C_DESTROYED (1u << 5)
+/* Not contract state: the protocol is a layer's `below` (wire_layer_init),
+ * so wire__transport_top() can walk up a stack. */
+#define WIRE_C_LAYER     (1u << 6)
 
 /* Dispatch helpers: the only code that calls a protocol's ops.  Each takes
  * a reference on the transport around the call and checks the contract. */
@@ -161,6 +164,11 @@ void wire__update_reading(struct wire_transport *t);
  * deliver them on a later turn.  Frees them with the transport. */
 void wire__handover_kick(struct wire_transport *t);
 void wire__handover_free(struct wire_transport *t);
+/* layer.c: the top of the stack `t` is the bottom of: the transport the
+ * application's protocol sees (t itself when no started layer is on it).
+ * Closing there lets every layer flush what it holds on the way down. */
+struct wire_transport *wire__transport_top(struct wire_transport *t);
+
 /* layer.c: `t` is a layer's upper transport whose protocol changed. */
 void wire__layer_protocol_changed(struct wire_transport *t);
 

@@ -61,6 +61,21 @@ wire_layer_from_protocol(struct wire_protocol *p)
     return wire_container_of(p, struct wire_layer, below);
 }
 
+struct wire_transport *
+wire__transport_top(struct wire_transport *t)
+{
+    for (;;) {
+        struct wire_protocol *p = t->protocol;
+        if (p == NULL || !(p->contract__ & WIRE_C_LAYER))
+            return t;
+        struct wire_layer *l = wire_layer_from_protocol(p);
+        if (!(l->lflags & L_STARTED) || l->above.protocol == NULL ||
+            (l->above.flags & (WIRE_T_CLOSING | WIRE_T_LOST)))
+            return t;
+        t = &l->above;
+    }
+}
+
 static bool
 held_empty(const struct wire_layer *l)
 {
@@ -168,6 +183,13 @@ wire_layer_hook_write(struct wire_transport *t, const struct iovec *iov,
         int rc = wire_layer_send(l, part, n);
         w = rc < 0 ? rc : (ssize_t)total;
     }
+    /* The transport below is ending on its own (a reset, a peer gone):
+     * its connection_lost is on the way and brings the real error up.
+     * Failing the protocol above now with "closed" would hide it, so
+     * keep the bytes queued here; the loss drops them. */
+    if (w == WIRE_ECLOSED && l->lower != NULL &&
+        wire_transport_is_closing(l->lower))
+        return 0;
     /* Cut short while the transport below is not paused: nothing will
      * wake the rest (want_write is already on), so try again next turn. */
     if (cut && w >= 0 && !(l->lflags & L_LOWER_PAUSED_W) && !l->write_node.queued) {
@@ -400,6 +422,7 @@ wire_layer_init(struct wire_layer *l, const struct wire_layer_ops *lops,
 {
     memset(l, 0, sizeof(*l));
     wire_protocol_init(&l->below, &below_ops);
+    l->below.contract__ |= WIRE_C_LAYER;
     wire_impl_init(&l->above, &lops->transport, NULL);
     wire_transport_ref(&l->above); /* held by `below` until destroyed */
     l->lops = lops;

@@ -268,8 +268,11 @@ wire_server_shutdown(struct wire_server *s, uint64_t timeout_ms,
     s->done = done;
     s->done_arg = arg;
     close_listener(s);
+    /* Each connection is closed at the top of its stack, so that bytes
+     * queued in a layer (TLS, HTTP, framing...) still go out before the
+     * close reaches the socket. */
     for (struct wire_transport *t = s->conns; t != NULL; t = t->srv_next)
-        wire_transport_close(t);
+        wire_transport_close(wire__transport_top(t));
     if (timeout_ms == 0) {
         abort_all(s);
     } else if (s->count > 0) {

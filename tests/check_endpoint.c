@@ -363,6 +363,8 @@ static const struct via via_connect[] = {
     {"tcp://localhost", WIRE_EENDPOINT, "missing port", "tcp://localhost"},
     {"tcp://127.0.0.1:80?tiemout=5", WIRE_EENDPOINT, "unknown parameter",
      "'tiemout'"},
+    /* the message names what is known, so the misspelling shows */
+    {"tcp://127.0.0.1:80?tiemout=5", WIRE_EENDPOINT, "(known: ", "timeout"},
     {"tcp://127.0.0.1:80?timeout=0", WIRE_EENDPOINT, "timeout=0", "from 1"},
     {"tcp://127.0.0.1:80?nodelay=perhaps", WIRE_EENDPOINT, "nodelay=perhaps",
      "yes or no"},

@@ -1103,7 +1103,8 @@ START_TEST(test_bad_parameters)
     snprintf(ep, sizeof(ep), "file:%s?append=maybe", tpath("in"));
     endpoint_refused(ep, "endpoint parameter append=maybe: expected yes or no");
     snprintf(ep, sizeof(ep), "file:%s?output=%s", tpath("in"), tpath("o"));
-    endpoint_refused(ep, "unknown parameter 'output' for file: endpoints");
+    endpoint_refused(ep, "unknown parameter 'output' for file: endpoints "
+                         "(known: out, chunk, append, timeout)");
     ck_assert_ptr_null(get_file(tpath("o"), NULL));
 
     /* The largest chunk is accepted. */

@@ -394,6 +394,29 @@ START_TEST(test_string_lower_loss_reaches_above_once)
 }
 END_TEST
 
+START_TEST(test_string_write_while_lower_dies)
+{
+    /* The transport below is lost (its connection_lost is on the way)
+     * when the protocol above writes: the write is taken and later
+     * dropped, and the protocol above learns the real error, not that
+     * the layer's bottom was "closed". */
+    struct rec_log log = {0};
+    struct wire_transport *st = lf_on_string(&log, NULL);
+    ck_assert_int_eq(wire_string_transport_feed_error(st, -ECONNRESET,
+                                                      "read: boom"), 0);
+    ck_assert_int_eq(wire_transport_write(log.t, "late\n", 5), 0);
+    while (wire_string_transport_step(st) > 0)
+        ;
+    ck_assert_int_eq(log.lost, 1);
+    ck_assert_int_eq(log.lost_code, -ECONNRESET);
+    ck_assert_str_eq(log.lost_msg, "read: boom");
+    ck_assert_str_eq(unit_output(st), "");
+    wire_string_transport_free(st);
+    assert_no_leaks();
+    rec_log_free(&log);
+}
+END_TEST
+
 START_TEST(test_string_layer_fail)
 {
     /* A line longer than the layer allows: the layer fails, the bottom is
@@ -834,6 +857,7 @@ layer_suite(void)
     tcase_add_test(tc, test_string_eof_after_held_messages);
     tcase_add_test(tc, test_string_write_eof_crosses_down);
     tcase_add_test(tc, test_string_abort_crosses_down);
+    tcase_add_test(tc, test_string_write_while_lower_dies);
     tcase_add_test(tc, test_string_lower_loss_reaches_above_once);
     tcase_add_test(tc, test_string_layer_fail);
     tcase_add_test(tc, test_string_get_info_forwards);

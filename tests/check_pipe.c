@@ -239,6 +239,8 @@ START_TEST(test_bad_arguments)
     ck_assert_int_eq(wire_pipe_open(loop, fd, -1, p, NULL, NULL, &err), -EBADF);
     ck_assert_contains(err.message, "read fd");
     wire_error_clear(&err);
+    /* The same code without an error struct to fill. */
+    ck_assert_int_eq(wire_pipe_open(loop, fd, -1, p, NULL, NULL, NULL), -EBADF);
     /* A directory cannot be a pipe. */
     fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ck_assert_int_eq(wire_pipe_open(loop, fd, -1, p, NULL, NULL, &err), WIRE_EINVAL);

@@ -26,8 +26,16 @@ struct sctx {
     int n;                      /* connections the factory made */
     int factory_calls;
     bool refuse;
+    bool layered;               /* each protocol under a trace layer */
     int want;                   /* for the predicates below */
 };
+
+static void
+trace_nop(void *arg, const struct wire_trace_event *ev)
+{
+    (void)arg;
+    (void)ev;
+}
 
 static struct wire_protocol *
 factory(void *arg)
@@ -37,7 +45,13 @@ factory(void *arg)
     if (c->refuse)
         return NULL;
     ck_assert_int_lt(c->n, MAXC);
-    return rec_new(&c->logs[c->n++]);
+    struct wire_protocol *p = rec_new(&c->logs[c->n++]);
+    if (c->layered) {
+        struct wire_trace_opts o = {.cb = trace_nop};
+        p = wire_trace_layer_new(p, &o, NULL);
+        ck_assert_ptr_nonnull(p);
+    }
+    return p;
 }
 
 static void
@@ -371,6 +385,46 @@ START_TEST(test_shutdown_graceful)
     ck_assert_uint_eq(wire_server_accepted_total(s), 2);
     wire_server_free(s);
     rec_log_free(&late);
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_shutdown_flushes_layers)
+{
+    /* The application's protocol sits under a layer, and most of what it
+     * wrote is still queued in the layer (the client is not reading, the
+     * pair's buffer is small).  A graceful shutdown closes each stack at
+     * its top, so all of it goes out before the close reaches the bottom
+     * transport. */
+    struct sctx c = {.layered = true};
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    struct wire_server *s = listen_ok("mem:layered?bufsize=64", &c);
+    dial("mem:layered", &cli, &cr);
+    c.want = 1;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    ck_assert_int_eq(wire_loop_run_until(loop, &cr.done, 5000), 0);
+    wire_transport_pause_reading(cli.t);
+    static char big[256 * 1024]; /* well over the default high mark */
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    ck_assert_int_eq(wire_transport_write(c.logs[0].t, big, sizeof(big)), 0);
+    /* Until nothing moves: the pair's buffer is full, the rest queued. */
+    ck_assert_int_eq(wire_loop_run_until(loop, &never, 5000), 1);
+    ck_assert_uint_gt(wire_transport_get_write_buffer_size(c.logs[0].t),
+                      64 * 1024);
+    int done = 0;
+    wire_server_shutdown(s, 10000, done_cb, &done);
+    wire_transport_resume_reading(cli.t);
+    drain_and_check();
+    ck_assert_int_eq(done, 1);
+    ck_assert_int_eq(c.logs[0].lost, 1);
+    ck_assert(c.logs[0].lost_null); /* closed, not aborted */
+    ck_assert_int_eq(cli.eof, 1);
+    ck_assert_uint_eq(cli.in_len, sizeof(big));
+    ck_assert(memcmp(rec_in(&cli), big, sizeof(big)) == 0);
+    wire_server_free(s);
+    rec_log_free(&cli);
     sctx_free(&c);
 }
 END_TEST
@@ -833,6 +887,7 @@ server_suite(void)
     tcase_add_test(tc, test_free_with_open_connections_tcp);
     tcase_add_test(tc, test_free_with_open_connections_mem);
     tcase_add_test(tc, test_shutdown_graceful);
+    tcase_add_test(tc, test_shutdown_flushes_layers);
     tcase_add_loop_test(tc, test_shutdown_deadline_aborts, 0, 2);
     tcase_add_test(tc, test_factory_refuses_mem);
     tcase_add_test(tc, test_factory_refuses_tcp);

@@ -1211,6 +1211,31 @@ START_TEST(test_config_value_errors)
 }
 END_TEST
 
+/* A tls:// connect whose layer cannot be made (a server name longer than
+ * SNI allows) fails at once, and the protocol stays the caller's, as
+ * wire_connect() promises: nothing destroyed it. */
+START_TEST(test_connect_layer_error_keeps_protocol)
+{
+    struct rec_log log = {0};
+    struct wire_protocol *p = rec_new(&log);
+    char ep[1200];
+    char name[301];
+    memset(name, 'a', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    snprintf(ep, sizeof(ep), "tls://127.0.0.1:9?ca=%s&sni=%s", certs.ca, name);
+    struct wire_error err = {0};
+    int rc = wire_connect(loop, ep, p, NULL, NULL, NULL, &err);
+    ck_assert_int_lt(rc, 0);
+    ck_assert_contains(err.message, "server name");
+    wire_error_clear(&err);
+    ck_assert_int_eq(log.destroyed, 0);
+    ck_assert_int_eq(unit_live_protocols, 1);
+    wire_protocol_destroy(p);
+    ck_assert_int_eq(unit_live_protocols, 0);
+    rec_log_free(&log);
+}
+END_TEST
+
 START_TEST(test_config_from_params)
 {
     struct wire_error err = {0};
@@ -1539,6 +1564,7 @@ tls_suite(void)
     tcase_add_test(tc, test_config_file_errors);
     tcase_add_test(tc, test_config_value_errors);
     tcase_add_test(tc, test_config_from_params);
+    tcase_add_test(tc, test_connect_layer_error_keeps_protocol);
     tc = tls_tcase(s, "renegotiation");
     tcase_add_test(tc, test_renegotiation_refused_client);
     tcase_add_test(tc, test_renegotiation_refused_server);

@@ -451,6 +451,33 @@ exec_make_pair(struct conf_ctx *c, struct wire_protocol *client,
     return 0;
 }
 
+/* ---- trace ---- */
+
+/* A trace layer (reporting to a callback that drops the events) on both
+ * ends: a layer that only watches must pass every case unchanged. */
+static void
+trace_nop(void *arg, const struct wire_trace_event *ev)
+{
+    (void)arg;
+    (void)ev;
+}
+
+static struct wire_protocol *
+tr(struct wire_protocol *p)
+{
+    struct wire_trace_opts o = {0};
+    o.cb = trace_nop;
+    return wire_trace_layer_new(p, &o, NULL);
+}
+
+static int
+trace_mem_make_pair(struct conf_ctx *c, struct wire_protocol *client,
+                    struct wire_protocol *server)
+{
+    return wire_mem_pair(c->loop, tr(client), tr(server), c->f->bufsize, NULL,
+                         NULL);
+}
+
 /* ---- the table ---- */
 
 const struct conf_factory conf_factories[] = {
@@ -569,6 +596,16 @@ const struct conf_factory conf_factories[] = {
         .make_pair = exec_make_pair,
         .fail_cases = exec_fail_cases,
         .no_timeout_reason = "starting a child does not wait for anything",
+    },
+    {
+        .name = "trace-mem",
+        .info_name = "mem",
+        .caps = CONF_CAP_HALF_CLOSE | CONF_CAP_RESET,
+        .info_prefix = "mem:",
+        .make_pair = trace_mem_make_pair,
+        .pair_address = "mem:pair",
+        .no_timeout_reason = "a memory pair has no connect step",
+        .bufsize = 16 * 1024,
     },
     TLS_FACTORIES,
 };

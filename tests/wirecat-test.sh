@@ -3,7 +3,8 @@
 # stdin/stdout (half-close must cross for wirecat to exit), pipes, a
 # --listen --once relay on a Unix socket, a server stopped by SIGTERM, a
 # listening wirecat serving its own stdio, refused connects, a reader that
-# goes away, bad endpoints and usage errors.
+# goes away, --trace (lines on stderr, stdout untouched), bad endpoints and
+# usage errors.
 #
 # Usage: bash tests/wirecat-test.sh [BUILD_DIR]   (default: .)
 # Prints "PASS name" or "FAIL name (why)" per case; exits 1 if any failed.
@@ -227,6 +228,36 @@ t_stdout_closed() {
     grep -q "Broken pipe" "$tmp/err" || { why="message '$(cat "$tmp/err")'"; return 1; }
 }
 
+# --trace: both sides' events on stderr, one line each; stdout is exactly
+# the relayed bytes.
+t_trace() {
+    local ev bad n side kind
+    printf 'hello trace\n' >"$tmp/tin"
+    timeout "$limit" "$wirecat" --trace stdio: "$echo_addr" <"$tmp/tin" \
+        >"$tmp/out" 2>"$tmp/err" || { why="exit $?: $(cat "$tmp/err")"; return 1; }
+    cmp -s "$tmp/tin" "$tmp/out" || { why="stdout is not the relayed bytes"; return 1; }
+    # Every line: a stamp, then side, direction, event.
+    bad=$(grep -cv '^\[ *[0-9]*\.[0-9][0-9][0-9] ms\] [AB] [<>] [a-z_]*' "$tmp/err")
+    [ "$bad" -eq 0 ] || { why="$bad lines are not trace lines: $(cat "$tmp/err")"; return 1; }
+    ev=$tmp/events
+    sed 's/^\[[^]]*\] //' "$tmp/err" >"$ev"
+    grep -qx 'A < connection_made' "$ev" || { why="no made for A: $(cat "$ev")"; return 1; }
+    grep -qx 'B < connection_made peer=tcp://127\.0\.0\.1:[0-9]* local=tcp://127\.0\.0\.1:[0-9]*' "$ev" ||
+        { why="no made for B: $(cat "$ev")"; return 1; }
+    grep -qxF 'A < data_received 12 B  68 65 6c 6c 6f 20 74 72 61 63 65 0a  |hello trace.|' "$ev" ||
+        { why="no dump of stdin: $(cat "$ev")"; return 1; }
+    # Each way, the lengths add up to the 12 bytes, however they were split.
+    for side in A B; do
+        for kind in data_received write; do
+            n=$(awk -v s="$side" -v k="$kind" '$1 == s && $3 == k { n += $4 } END { print n + 0 }' "$ev")
+            [ "$n" -eq 12 ] || { why="$side $kind: $n bytes, not 12: $(cat "$ev")"; return 1; }
+        done
+        grep -qx "$side < eof_received" "$ev" || { why="no EOF on $side: $(cat "$ev")"; return 1; }
+        grep -qx "$side < connection_lost ok" "$ev" || { why="no clean loss on $side: $(cat "$ev")"; return 1; }
+    done
+    grep -qx 'B > write_eof' "$ev" || { why="no half-close to B: $(cat "$ev")"; return 1; }
+}
+
 # expect_usage WANT ARGS...: wirecat exits 2 and its message contains WANT.
 expect_usage() {
     local want=$1 rc
@@ -266,6 +297,7 @@ run listen-stdio t_listen_stdio
 run refused-unix t_refused_unix
 run refused-tcp t_refused_tcp
 run stdout-closed t_stdout_closed
+run trace t_trace
 run bad-endpoint t_bad_endpoint
 run usage t_usage
 

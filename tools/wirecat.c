@@ -1,7 +1,7 @@
 /*
  * wirecat — relay bytes both ways between two endpoints, like socat.
  *
- *   wirecat [--listen [--once]] [--timeout MS] A B
+ *   wirecat [--listen [--once]] [--timeout MS] [--trace] A B
  *
  * Without --listen, wirecat connects to A and to B, joins the two
  * connections with a relay (wire_relay_new: backpressure and half-close
@@ -10,7 +10,10 @@
  * relayed to a new connection to B; with --once only the first, and
  * wirecat exits when it ends.  Every endpoint, `stdio:` (fds 0 and 1)
  * included, is dialled with wire_connect(); the library's transports
- * never raise SIGPIPE, so wirecat leaves its disposition alone.
+ * never raise SIGPIPE, so wirecat leaves its disposition alone.  With
+ * --trace, each side's protocol runs under a trace layer (<wire/trace.h>)
+ * that writes what crosses it to stderr, labelled A and B (A#N and B#N
+ * for the Nth accepted connection), on one time axis.
  *
  * Exit status: 0 when both sides closed cleanly (or a server was stopped
  * by SIGINT/SIGTERM), 1 on a runtime error (refused, reset, timeout...),
@@ -53,6 +56,8 @@ struct app {
     struct wire_loop *loop;
     const char *a, *b;
     bool listen, once;
+    bool trace;                   /* --trace */
+    uint64_t trace_start;         /* the trace lines' time 0 */
     struct wire_connect_options copts;
     struct wire_server *server;   /* --listen */
     struct session *conn;         /* without --listen: the one session */
@@ -70,7 +75,7 @@ static void
 usage(FILE *f)
 {
     fputs(
-        "usage: wirecat [--listen [--once]] [--timeout MS] A B\n"
+        "usage: wirecat [--listen [--once]] [--timeout MS] [--trace] A B\n"
         "\n"
         "Relay bytes both ways between endpoints A and B, like socat.\n"
         "\n"
@@ -88,6 +93,10 @@ usage(FILE *f)
         "                    it ends (implied when B is stdio:)\n"
         "  -t, --timeout MS  give up a connect after MS milliseconds\n"
         "                    (default 30000)\n"
+        "      --trace       report what crosses each side (data with a hex\n"
+        "                    dump, EOF, flow control, close, errors) on\n"
+        "                    standard error, one line per event, sides\n"
+        "                    labelled A and B (A#N, B#N with --listen)\n"
         "  -h, --help        print this help and exit\n"
         "      --version     print the version and exit\n"
         "\n"
@@ -346,6 +355,32 @@ side_start(struct side *sd, struct wire_protocol *p)
     return rc;
 }
 
+/* With --trace, put `p` under a trace layer labelled `side` (and `id`
+ * when not 0).  Returns the protocol to start; NULL (reported) when the
+ * layer could not be made, `p` then destroyed. */
+static struct wire_protocol *
+traced(struct app *app, struct wire_protocol *p, const char *side,
+       unsigned long id)
+{
+    if (!app->trace)
+        return p;
+    char label[32];
+    if (id != 0)
+        snprintf(label, sizeof(label), "%s#%lu", side, id);
+    else
+        snprintf(label, sizeof(label), "%s", side);
+    struct wire_trace_opts o = {0};
+    o.label = label;
+    o.start_us = app->trace_start;
+    struct wire_error err = {0};
+    struct wire_protocol *t = wire_trace_layer_new(p, &o, &err);
+    if (t == NULL) {
+        fprintf(stderr, "wirecat: %s\n", err.message);
+        wire_error_clear(&err);
+    }
+    return t;
+}
+
 /* ---- the two modes ---- */
 
 static void
@@ -365,6 +400,16 @@ start_connect_mode(struct app *app)
     for (int i = 0; i < 2; i++)
         s->side[i].label = is_stdio(s->side[i].endpoint) ? "stdio"
                                                          : s->side[i].endpoint;
+    for (int i = 0; i < 2; i++) {
+        p[i] = traced(app, p[i], i == 0 ? "A" : "B", 0);
+        if (p[i] == NULL) {
+            /* Destroying a side tells the relay, which ends the session
+             * once both are gone. */
+            app->status = 1;
+            wire_protocol_destroy(p[1 - i]);
+            return;
+        }
+    }
     /* Dial the other side first and stdio last, so a bad endpoint string
      * is found before standard input and output are touched. */
     int order[2] = {0, 1};
@@ -402,6 +447,15 @@ on_accept(void *arg)
     struct session *s = session_new(app, &pa, &pb);
     if (s == NULL) {
         fputs("wirecat: out of memory\n", stderr);
+        return NULL;
+    }
+    unsigned long id = s->id;
+    if ((pa = traced(app, pa, "A", id)) == NULL) {
+        wire_protocol_destroy(pb); /* ends the session */
+        return NULL;
+    }
+    if ((pb = traced(app, pb, "B", id)) == NULL) {
+        wire_protocol_destroy(pa); /* ends the session */
         return NULL;
     }
     s->side[0].label = "client";
@@ -497,6 +551,7 @@ main(int argc, char **argv)
         {"listen", no_argument, NULL, 'l'},
         {"once", no_argument, NULL, 'o'},
         {"timeout", required_argument, NULL, 't'},
+        {"trace", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -518,6 +573,9 @@ main(int argc, char **argv)
                 return usage_error("--timeout: '%s' is not a number of "
                                    "milliseconds between 1 and %u",
                                    optarg, (unsigned)UINT32_MAX);
+            break;
+        case 'T':
+            app.trace = true;
             break;
         case 'h':
             usage(stdout);
@@ -557,6 +615,7 @@ main(int argc, char **argv)
      * connection_lost, the library never raises the signal.  SIGINT and
      * SIGTERM are watched by the loop. */
 
+    app.trace_start = wire_trace_clock_us();
     app.loop = wire_loop_new();
     if (app.loop == NULL) {
         fputs("wirecat: cannot create the event loop\n", stderr);

@@ -1,13 +1,17 @@
 /*
  * The scheme table: which transport each endpoint scheme means, and the
  * two entry points wire_connect() and wire_listen().  Generic parsing is
- * lib/endpoint.c; adding a transport is one row here.
+ * lib/endpoint.c; adding a transport is one row here.  The trace=
+ * parameter is every scheme's: it is taken out here (tls:// reads its
+ * own, to trace under TLS too) and puts a trace layer on each connection.
  */
 #include "fdio.h"
 #include "sock.h"
 #include "tls_int.h"
+#include "trace_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WIRE_DEFAULT_CONNECT_TIMEOUT_MS 30000u
@@ -50,16 +54,55 @@ find_scheme(const char *str, struct wire_error *err)
     return NULL;
 }
 
-/* Find the scheme and parse the endpoint in its shape.  On success `*ep`
- * must be cleared by the caller. */
+/* Find the scheme, take out the trace= parameters (`*trace`: what they
+ * ask for; `*clean`: the endpoint without them, NULL when unchanged) and
+ * parse the rest in the scheme's shape.  On success `*ep` must be
+ * cleared and `*clean` freed by the caller. */
 static int
 lookup(const char *endpoint, const struct scheme **sc, struct wire_endpoint *ep,
-       struct wire_error *err)
+       char **clean, unsigned *trace, struct wire_error *err)
 {
+    *clean = NULL;
+    *trace = 0;
     *sc = find_scheme(endpoint, err);
     if (*sc == NULL)
         return err->code;
-    return wire_endpoint_parse(endpoint, (*sc)->shape, ep, err);
+    if ((*sc)->connect != wire__tls_connect) {
+        int rc = wire__trace_strip(endpoint, (*sc)->shape == WIRE_ENDPOINT_RAW,
+                                   clean, trace, err);
+        if (rc < 0)
+            return rc;
+        endpoint = *clean;
+    }
+    int rc = wire_endpoint_parse(endpoint, (*sc)->shape, ep, err);
+    if (rc < 0) {
+        free(*clean);
+        *clean = NULL;
+    }
+    return rc;
+}
+
+/* wire_connect with trace=: `p` under a trace layer labelled with the
+ * endpoint.  On an error return `p` is still the caller's. */
+static int
+connect_traced(struct wire_loop *loop, const struct scheme *sc,
+               const struct wire_endpoint *ep, const char *str,
+               struct wire_protocol *p, uint64_t timeout, wire_connect_cb cb,
+               void *arg, struct wire_error *err)
+{
+    char *label = wire__trace_label(str, sc->shape == WIRE_ENDPOINT_RAW, NULL);
+    struct wire_protocol *top = label != NULL ? wire__trace_wrap(p, label, err)
+                                              : NULL;
+    free(label);
+    if (top == NULL)
+        return err->code < 0 ? err->code
+                             : wire_error_set(err, WIRE_ENOMEM, "out of memory");
+    int rc = sc->connect(loop, ep, str, top, timeout, cb, arg, err);
+    if (rc < 0) {
+        wire_layer_from_protocol(top)->upper = NULL; /* `p` stays the caller's */
+        wire_protocol_destroy(top);
+    }
+    return rc;
 }
 
 int
@@ -70,17 +113,24 @@ wire_connect(struct wire_loop *loop, const char *endpoint, struct wire_protocol 
     struct wire_error local = {0};
     const struct scheme *sc;
     struct wire_endpoint ep;
+    char *clean;
+    unsigned trace;
     int rc;
     if (err == NULL)
         err = &local;
     if (loop == NULL || p == NULL) {
         rc = wire_error_set(err, WIRE_EINVAL,
                             "wire_connect: loop and protocol are required");
-    } else if ((rc = lookup(endpoint, &sc, &ep, err)) == 0) {
+    } else if ((rc = lookup(endpoint, &sc, &ep, &clean, &trace, err)) == 0) {
         uint64_t timeout = opts && opts->timeout_ms ? opts->timeout_ms
                                                     : WIRE_DEFAULT_CONNECT_TIMEOUT_MS;
-        rc = sc->connect(loop, &ep, endpoint, p, timeout, cb, arg, err);
+        const char *str = clean != NULL ? clean : endpoint;
+        if (trace != 0)
+            rc = connect_traced(loop, sc, &ep, str, p, timeout, cb, arg, err);
+        else
+            rc = sc->connect(loop, &ep, str, p, timeout, cb, arg, err);
         wire_endpoint_clear(&ep);
+        free(clean);
     }
     wire_error_clear(&local);
     return rc;
@@ -95,20 +145,26 @@ wire_listen(struct wire_loop *loop, const char *endpoint,
     struct wire_error local = {0};
     const struct scheme *sc;
     struct wire_endpoint ep;
+    char *clean;
+    unsigned trace;
     int rc;
     if (err == NULL)
         err = &local;
     if (loop == NULL || factory == NULL || server == NULL) {
         rc = wire_error_set(err, WIRE_EINVAL,
                             "wire_listen: loop, factory and server are required");
-    } else if ((rc = lookup(endpoint, &sc, &ep, err)) == 0) {
+    } else if ((rc = lookup(endpoint, &sc, &ep, &clean, &trace, err)) == 0) {
         if (sc->listen == NULL)
             rc = wire_error_set(err, WIRE_ENOTSUP,
                                 "endpoint '%s': %s: cannot listen (it connects "
                                 "only)", endpoint, sc->name);
+        else if (trace != 0)
+            rc = wire__listen_traced(loop, sc->listen, &ep, factory, factory_arg,
+                                     opts, server, err);
         else
             rc = sc->listen(loop, &ep, factory, factory_arg, opts, server, err);
         wire_endpoint_clear(&ep);
+        free(clean);
     }
     wire_error_clear(&local);
     return rc;

@@ -201,8 +201,8 @@ file_make(struct wire_loop *loop, const char *desc, const char *in,
     return ft;
 }
 
-int
-wire_file_open(struct wire_loop *loop, const struct wire_file_options *opts,
+static int
+file_open_impl(struct wire_loop *loop, const struct wire_file_options *opts,
                struct wire_protocol *p, struct wire_transport **out,
                struct wire_error *err)
 {
@@ -235,6 +235,18 @@ wire_file_open(struct wire_loop *loop, const struct wire_file_options *opts,
     if (out != NULL)
         *out = &ft->f.base;
     return 0;
+}
+
+/* A caller that passes no `err` still gets the real code back. */
+int
+wire_file_open(struct wire_loop *loop, const struct wire_file_options *opts,
+               struct wire_protocol *p, struct wire_transport **out,
+               struct wire_error *err)
+{
+    struct wire_error local = {0};
+    int rc = file_open_impl(loop, opts, p, out, err != NULL ? err : &local);
+    wire_error_clear(&local);
+    return rc;
 }
 
 int

@@ -111,8 +111,8 @@ pipe_make(struct wire_loop *loop, const struct wire_transport_ops *ops, int rfd,
     return pt;
 }
 
-int
-wire_pipe_open(struct wire_loop *loop, int rfd, int wfd, struct wire_protocol *p,
+static int
+pipe_open_impl(struct wire_loop *loop, int rfd, int wfd, struct wire_protocol *p,
                const struct wire_pipe_options *opts, struct wire_transport **out,
                struct wire_error *err)
 {
@@ -140,6 +140,19 @@ wire_pipe_open(struct wire_loop *loop, int rfd, int wfd, struct wire_protocol *p
     return 0;
 }
 
+/* A caller that passes no `err` still gets the real code back. */
+int
+wire_pipe_open(struct wire_loop *loop, int rfd, int wfd, struct wire_protocol *p,
+               const struct wire_pipe_options *opts, struct wire_transport **out,
+               struct wire_error *err)
+{
+    struct wire_error local = {0};
+    int rc = pipe_open_impl(loop, rfd, wfd, p, opts, out,
+                            err != NULL ? err : &local);
+    wire_error_clear(&local);
+    return rc;
+}
+
 struct pair_start {
     struct wire_soon node;
     struct pipe_transport *pa, *pb;
@@ -155,8 +168,8 @@ pair_start_run(struct wire_soon *node)
     free(ps);
 }
 
-int
-wire_pipe_pair(struct wire_loop *loop, struct wire_protocol *a,
+static int
+pipe_pair_impl(struct wire_loop *loop, struct wire_protocol *a,
                struct wire_protocol *b, struct wire_transport **ta,
                struct wire_transport **tb, struct wire_error *err)
 {
@@ -209,6 +222,18 @@ wire_pipe_pair(struct wire_loop *loop, struct wire_protocol *a,
     return 0;
 }
 
+/* A caller that passes no `err` still gets the real code back. */
+int
+wire_pipe_pair(struct wire_loop *loop, struct wire_protocol *a,
+               struct wire_protocol *b, struct wire_transport **ta,
+               struct wire_transport **tb, struct wire_error *err)
+{
+    struct wire_error local = {0};
+    int rc = pipe_pair_impl(loop, a, b, ta, tb, err != NULL ? err : &local);
+    wire_error_clear(&local);
+    return rc;
+}
+
 static struct pipe_transport *
 stdio_make(struct wire_loop *loop, struct wire_error *err)
 {
@@ -229,8 +254,8 @@ stdio_make(struct wire_loop *loop, struct wire_error *err)
     return pt;
 }
 
-int
-wire_stdio_open(struct wire_loop *loop, struct wire_protocol *p,
+static int
+stdio_open_impl(struct wire_loop *loop, struct wire_protocol *p,
                 struct wire_transport **out, struct wire_error *err)
 {
     if (loop == NULL || p == NULL)
@@ -246,6 +271,17 @@ wire_stdio_open(struct wire_loop *loop, struct wire_protocol *p,
     if (out != NULL)
         *out = &pt->f.base;
     return 0;
+}
+
+/* A caller that passes no `err` still gets the real code back. */
+int
+wire_stdio_open(struct wire_loop *loop, struct wire_protocol *p,
+                struct wire_transport **out, struct wire_error *err)
+{
+    struct wire_error local = {0};
+    int rc = stdio_open_impl(loop, p, out, err != NULL ? err : &local);
+    wire_error_clear(&local);
+    return rc;
 }
 
 int

@@ -97,10 +97,15 @@ drain_bounded(struct serial_transport *st)
 
 /* ---- the transport's hooks ---- */
 
+/* The serial transport `t` is, or is at the bottom of (a wire_serial_*
+ * call made on the top of a stack of layers, say a trace layer, reaches
+ * the line below); NULL when there is none. */
 static struct serial_transport *
 serial_of(struct wire_transport *t)
 {
-    if (t == NULL || t->ops != &serial_ops)
+    while (t != NULL && t->ops != &serial_ops)
+        t = t->lower;
+    if (t == NULL)
         return NULL;
     return (struct serial_transport *)(void *)t;
 }

@@ -465,7 +465,11 @@ wire_subprocess_spawn(struct wire_loop *loop, char *const argv[],
 int
 wire_subprocess_kill(struct wire_transport *t, int signo)
 {
-    if (t == NULL || t->ops != &sp_ops || signo < 0 || signo >= NSIG)
+    /* Made on the top of a stack of layers, the call reaches the child's
+     * transport at the bottom. */
+    while (t != NULL && t->ops != &sp_ops)
+        t = t->lower;
+    if (t == NULL || signo < 0 || signo >= NSIG)
         return WIRE_EINVAL;
     struct sp *sp = sp_of(t);
     if (sp->exited)

@@ -603,8 +603,8 @@ static const struct wire_layer_ops tls_ops = {
     .destroy = tls_destroy,
 };
 
-static struct wire_protocol *
-layer_new(struct wire_protocol *upper, struct wire_tls_config *cfg, bool server,
+struct wire_protocol *
+wire__tls_layer_new(struct wire_protocol *upper, struct wire_tls_config *cfg, bool server,
           const char *server_name, struct wire_error *err)
 {
     const char *why = NULL;
@@ -667,14 +667,14 @@ struct wire_protocol *
 wire_tls_client_layer_new(struct wire_protocol *upper, struct wire_tls_config *c,
                           const char *server_name, struct wire_error *err)
 {
-    return layer_new(upper, c, false, server_name, err);
+    return wire__tls_layer_new(upper, c, false, server_name, err);
 }
 
 struct wire_protocol *
 wire_tls_server_layer_new(struct wire_protocol *upper, struct wire_tls_config *c,
                           struct wire_error *err)
 {
-    return layer_new(upper, c, true, NULL, err);
+    return wire__tls_layer_new(upper, c, true, NULL, err);
 }
 
 const char *
@@ -684,8 +684,8 @@ wire__tls_layer_server_name(SSL *ssl)
     return t != NULL ? t->server_name : NULL;
 }
 
-int
-wire_tls_start(struct wire_transport *t, struct wire_tls_config *c,
+static int
+tls_start_impl(struct wire_transport *t, struct wire_tls_config *c,
                const char *server_name, const void *pending, size_t len,
                struct wire_error *err)
 {
@@ -697,7 +697,7 @@ wire_tls_start(struct wire_transport *t, struct wire_tls_config *c,
         return wire_error_set(err, WIRE_EINVAL,
                               "start_tls: a server takes no server name");
     struct wire_protocol *p = t->protocol;
-    struct wire_protocol *below = layer_new(NULL, c, server, server_name, err);
+    struct wire_protocol *below = wire__tls_layer_new(NULL, c, server, server_name, err);
     if (below == NULL)
         return err != NULL ? err->code : WIRE_ENOMEM;
     struct wire_layer *l = wire_layer_from_protocol(below);
@@ -717,4 +717,17 @@ wire_tls_start(struct wire_transport *t, struct wire_tls_config *c,
         return err != NULL ? err->code : WIRE_ESTATE;
     }
     return 0;
+}
+
+/* A caller that passes no `err` still gets the real code back. */
+int
+wire_tls_start(struct wire_transport *t, struct wire_tls_config *c,
+               const char *server_name, const void *pending, size_t len,
+               struct wire_error *err)
+{
+    struct wire_error local = {0};
+    int rc = tls_start_impl(t, c, server_name, pending, len,
+                            err != NULL ? err : &local);
+    wire_error_clear(&local);
+    return rc;
 }

@@ -24,6 +24,13 @@ int wire__tls_client_setup(struct wire_tls_config *c, SSL *ssl,
 int wire__tls_verify_cb(int ok, X509_STORE_CTX *ctx);
 /* The server name a client layer's SSL was made for (session cache). */
 const char *wire__tls_layer_server_name(SSL *ssl);
+/* A TLS layer over `upper` (NULL: none yet; set the layer's `upper`
+ * later), for a client (`server_name` to verify) or a server.  On failure
+ * `upper`, if any, is destroyed and NULL returned with `err` set. */
+struct wire_protocol *wire__tls_layer_new(struct wire_protocol *upper,
+                                          struct wire_tls_config *cfg,
+                                          bool server, const char *server_name,
+                                          struct wire_error *err);
 
 /* tls_endpoint.c: tls://host:port */
 int wire__tls_connect(struct wire_loop *loop, const struct wire_endpoint *ep,

@@ -1,8 +1,9 @@
-/*
+/**
+ * @file
  * libwire — endpoints: one string picks a transport.
  *
- *   tcp://host:port   tcp://[::1]:port   unix:/path   unix:@abstract
- *   mem:NAME
+ * `tcp://host:port`   `tcp://[::1]:port`   `unix:/path`   `unix:@abstract`
+ * `mem:NAME`
  *
  * Query parameters follow a '?' (tcp://h:p?timeout=5000&nodelay=0).
  * wire_connect() dials an endpoint and starts a protocol on it;
@@ -21,14 +22,19 @@ extern "C" {
 
 struct wire_server;
 
-/** Make a protocol for a new connection; NULL refuses the connection. */
+/** Make a protocol for a new connection, called from the loop for each
+ *  accepted connection with wire_listen()'s `factory_arg`.  The returned
+ *  protocol is owned by the new transport (connection_made follows at
+ *  once); NULL refuses the connection (it is closed). */
 typedef struct wire_protocol *(*wire_protocol_factory)(void *arg);
 
 /**
  * The outcome of wire_connect(), called exactly once from the loop: on
  * success with the transport (after the protocol's connection_made) and
  * `err` NULL; on failure with `t` NULL and the cause — the protocol has
- * then been destroyed (its connection_made was never called).
+ * then been destroyed (its connection_made was never called).  `err` is
+ * valid during the call only; `t` as in connection_made (take a
+ * reference to keep it past connection_lost).  It may close or abort `t`.
  */
 typedef void (*wire_connect_cb)(void *arg, struct wire_transport *t,
                                 const struct wire_error *err);
@@ -41,13 +47,19 @@ struct wire_connect_options {
 };
 
 /**
- * Connect to `endpoint` and run `p` on the connection.
+ * Connect to `endpoint` and run `p` on the connection.  `endpoint` and
+ * `opts` are read during the call only.
  *
- * Returns 0 when the attempt started: the transport then owns `p`, and
- * `cb` (may be NULL) reports the outcome once.  Returns a negative code
- * (with detail in `err`, if not NULL) when the endpoint string is bad or
- * names an unknown scheme: `cb` is never called and `p` stays the
- * caller's.
+ * Returns 0 when the attempt started: the transport then owns `p` (also
+ * if the attempt fails later: `p` is destroyed then), and `cb` (may be
+ * NULL) reports the outcome once, from the loop, never from inside this
+ * call.  Returns a negative code (with detail in `err`, if not NULL) when
+ * the attempt cannot start: WIRE_EINVAL (a NULL `loop` or `p`),
+ * WIRE_EENDPOINT (a malformed endpoint or parameter), WIRE_ENOSCHEME (an
+ * unknown scheme), WIRE_ENOMEM, or a transport's own synchronous check
+ * (a `stdio:` already in use: WIRE_ESTATE).  Then `cb` is never called
+ * and `p` stays the caller's.  Failures to reach the peer (refused,
+ * unresolvable, timed out, a program that cannot start...) go to `cb`.
  */
 WIRE_EXPORT int wire_connect(struct wire_loop *loop, const char *endpoint,
                              struct wire_protocol *p,
@@ -55,7 +67,8 @@ WIRE_EXPORT int wire_connect(struct wire_loop *loop, const char *endpoint,
                              wire_connect_cb cb, void *arg,
                              struct wire_error *err);
 
-/** Options for wire_listen; NULL means defaults. */
+/** Options for wire_listen; NULL means defaults.  Read during the call
+ *  only. */
 struct wire_listen_options {
     int backlog;     /**< 0: 511 */
     bool reuseport;  /**< set SO_REUSEPORT (several servers, one port) */
@@ -63,9 +76,16 @@ struct wire_listen_options {
 
 /**
  * Listen on `endpoint` (port 0 picks a free port).  Each accepted
- * connection gets a protocol from `factory(factory_arg)`.  On success
- * `*server` is set and the server is accepting.  On failure returns a
- * negative code (busy port: -EADDRINUSE) with detail in `err`.
+ * connection gets a protocol from `factory(factory_arg)`, called from the
+ * loop; `factory_arg` stays the caller's and must outlive the server.  On
+ * success returns 0, sets `*server` (the caller owns it: end it with
+ * wire_server_shutdown() and/or wire_server_free()) and the server is
+ * accepting.  On failure returns a negative code with detail in `err` (if
+ * not NULL) and `*server` is untouched: WIRE_EINVAL (a NULL `loop`,
+ * `factory` or `server`), WIRE_EENDPOINT, WIRE_ENOSCHEME, WIRE_ENOTSUP (a
+ * scheme that only connects: stdio, exec, serial, file), -errno from the
+ * system (busy port: -EADDRINUSE; -EACCES...), WIRE_ERESOLVE,
+ * WIRE_ENOMEM.
  */
 WIRE_EXPORT int wire_listen(struct wire_loop *loop, const char *endpoint,
                             wire_protocol_factory factory, void *factory_arg,
@@ -74,12 +94,15 @@ WIRE_EXPORT int wire_listen(struct wire_loop *loop, const char *endpoint,
                             struct wire_error *err);
 
 /** The endpoint actually bound, with the real port
- *  ("tcp://127.0.0.1:40312").  Valid while the server lives. */
+ *  ("tcp://127.0.0.1:40312").  The string belongs to the server and is
+ *  valid while the server lives; never NULL ("" if unknown). */
 WIRE_EXPORT const char *wire_server_address(const struct wire_server *s);
 
-/** Stop / resume accepting.  Connections already accepted are not
- *  touched. */
+/** Stop accepting (the listening handle stays open, so connections
+ *  wait in the backlog).  Connections already accepted are not touched. */
 WIRE_EXPORT void wire_server_stop_accepting(struct wire_server *s);
+/** Resume accepting after wire_server_stop_accepting().  Does nothing
+ *  once wire_server_shutdown() was called. */
 WIRE_EXPORT void wire_server_resume_accepting(struct wire_server *s);
 
 /** Connections accepted and not yet lost. */
@@ -91,30 +114,37 @@ WIRE_EXPORT uint64_t wire_server_accepted_total(const struct wire_server *s);
 /**
  * Graceful shutdown: stop accepting, close the listening handle, close
  * every connection (flushing what each has queued), and abort those still
- * open after `timeout_ms` (0: abort at once).  `done(arg)` is called from
- * the loop once every connection is gone; it may free the server.
- * Calling it twice only shortens nothing: the first call's deadline holds.
+ * open after `timeout_ms` (0: abort at once).  `done(arg)` (may be NULL)
+ * is called once, from the loop, never from inside this call, after
+ * every connection's connection_lost; it may free the server (the server
+ * must still be freed with wire_server_free() at some point).  If the
+ * server is freed before then, `done` is not called.  A second call does
+ * nothing: the first call's deadline and `done` hold.
  */
 WIRE_EXPORT void wire_server_shutdown(struct wire_server *s,
                                       uint64_t timeout_ms,
                                       wire_loop_cb done, void *arg);
 
 /**
- * Free the server: stop accepting and abort every connection still open
- * (their connection_lost still follows from the loop).  Accepts NULL.
+ * Free the server: stop accepting, close the listening handle and abort
+ * every connection still open (their connection_lost still follows from
+ * the loop; the connections outlive the server object).  A pending
+ * wire_server_shutdown() `done` is not called.  Accepts NULL.
  */
 WIRE_EXPORT void wire_server_free(struct wire_server *s);
 
 /* ---- endpoint strings ---- */
 
-/** A parsed endpoint.  Generic: it knows the shapes, not the schemes. */
+/** A parsed endpoint.  Generic: it knows the shapes, not the schemes.
+ *  Filled by wire_endpoint_parse(); every string is a heap copy owned by
+ *  the struct and released by wire_endpoint_clear(). */
 struct wire_endpoint {
     char *scheme;  /**< "tcp", "unix", ... */
     char *host;    /**< for host:port forms (brackets removed), else NULL */
     char *port;    /**< for host:port forms, else NULL */
     char *path;    /**< everything after "scheme:" and before '?' for
                         path forms ("/tmp/s", "@abstract", "NAME") */
-    size_t nparams;
+    size_t nparams; /**< number of query parameters (`keys`/`values`) */
     char **keys;   /**< query keys, percent-decoded */
     char **values; /**< query values, percent-decoded ("" when no '=') */
 };
@@ -133,36 +163,47 @@ enum wire_endpoint_shape {
 };
 
 /**
- * Parse `str` of the given shape into `ep` (zeroed first).  Returns 0 or
- * WIRE_EENDPOINT with a message saying what is wrong ("missing port in
- * 'tcp://localhost'").  Free with wire_endpoint_clear().
+ * Parse `str` of the given shape into `ep` (zeroed first).  Returns 0, or
+ * WIRE_EENDPOINT with a message in `err` (if not NULL) saying what is
+ * wrong ("endpoint 'tcp://localhost': missing port number"), or
+ * WIRE_ENOMEM; on error `ep` is left cleared.  On success free it with
+ * wire_endpoint_clear().
  */
 WIRE_EXPORT int wire_endpoint_parse(const char *str,
                                     enum wire_endpoint_shape shape,
                                     struct wire_endpoint *ep,
                                     struct wire_error *err);
-/** The scheme of `str` copied into `buf` (without ':').  Returns 0 or
- *  WIRE_EENDPOINT when there is none. */
+/** The scheme of `str` copied into `buf` (`len` bytes; without ':', in
+ *  lower case).  Returns 0, or WIRE_EENDPOINT (with `err` set, if not NULL)
+ *  when there is none ("127.0.0.1:80") or it does not fit in `buf`. */
 WIRE_EXPORT int wire_endpoint_scheme(const char *str, char *buf, size_t len,
                                      struct wire_error *err);
-/** Look up a query parameter; NULL when absent. */
+/** Look up a query parameter (the first with that key, case-sensitive);
+ *  NULL when absent.  The value belongs to `ep`. */
 WIRE_EXPORT const char *wire_endpoint_param(const struct wire_endpoint *ep,
                                             const char *key);
-/** Parse a numeric parameter in [min, max]; `*out` keeps its value when
- *  absent.  Returns 0 or WIRE_EENDPOINT naming the key. */
+/** Parse a numeric (decimal) parameter in [min, max]; `*out` keeps its
+ *  value when absent.  Returns 0 or WIRE_EENDPOINT naming the key (with
+ *  `err` set, if not NULL; `*out` untouched). */
 WIRE_EXPORT int wire_endpoint_param_u64(const struct wire_endpoint *ep,
                                         const char *key, uint64_t min,
                                         uint64_t max, uint64_t *out,
                                         struct wire_error *err);
-/** Parse a boolean parameter (1/0, yes/no, true/false, on/off). */
+/** Parse a boolean parameter (1/0, yes/no, true/false, on/off, any case;
+ *  a key without a value is true).  `*out` keeps its value when absent.
+ *  Returns 0 or WIRE_EENDPOINT naming the key (with `err` set, if not
+ *  NULL). */
 WIRE_EXPORT int wire_endpoint_param_bool(const struct wire_endpoint *ep,
                                          const char *key, bool *out,
                                          struct wire_error *err);
-/** Fail with WIRE_EENDPOINT if a parameter other than those in the
- *  NULL-terminated `known` list is present (catches typos). */
+/** Fail with WIRE_EENDPOINT (naming the key, in `err` if not NULL) if a
+ *  parameter other than those in the NULL-terminated `known` list is
+ *  present (catches typos).  Returns 0 otherwise. */
 WIRE_EXPORT int wire_endpoint_check_params(const struct wire_endpoint *ep,
                                            const char *const *known,
                                            struct wire_error *err);
+/** Free what `ep` holds and zero it (it may be parsed into again).
+ *  Accepts NULL and a zeroed struct. */
 WIRE_EXPORT void wire_endpoint_clear(struct wire_endpoint *ep);
 
 #ifdef __cplusplus

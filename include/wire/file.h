@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libwire — files as a transport, for running a protocol against golden
  * files: `file:/path/in?out=/path/out&chunk=N&append=yes`.
  *
@@ -56,6 +57,8 @@ extern "C" {
 /** Largest chunk. */
 #define WIRE_FILE_MAX_CHUNK ((size_t)16 * 1024 * 1024)
 
+/** What wire_file_open() opens (required; the strings are read during the
+ *  call only). */
 struct wire_file_options {
     const char *in;  /**< input path; NULL or "": no input (empty) */
     const char *out; /**< output path; NULL or "": no output */

@@ -1,10 +1,11 @@
-/*
+/**
+ * @file
  * libwire — framing: messages in a byte stream.
  *
  * chunk     messages split by a delimiter of one or more bytes (PEP 3153's
  *           ChunkProtocol; Twisted's LineReceiver, Netty's
  *           DelimiterBasedFrameDecoder);
- * lines     chunk with "\n", optionally accepting "\r\n";
+ * lines     chunk with `"\n"`, optionally accepting `"\r\n"`;
  * lenprefix messages preceded by their length: a binary prefix of 1, 2, 4
  *           or 8 bytes (big- or little-endian), or a netstring
  *           ("5:hello,").
@@ -34,9 +35,11 @@
  * connection then.  A write that cannot be framed returns an error and
  * writes nothing: WIRE_EINVAL for a chunk the peer would not read back as
  * written (it contains the delimiter, ends with the start of a
- * self-overlapping one, or ends in '\r' on lines that strip it), and
- * WIRE_EMSGSIZE for a length that does not fit the prefix.  Writes are not
- * checked against max_len, which limits what this end accepts.
+ * self-overlapping one, or, when the reader strips a carriage return,
+ * ends in one and the write delimiter does not bring its own: lines
+ * written with `"\n"`), and WIRE_EMSGSIZE for a length that does not fit
+ * the prefix.  Writes are not checked against max_len, which limits what
+ * this end accepts.
  *
  * Everything here runs without a loop over the string transport.
  */
@@ -62,14 +65,19 @@ extern "C" {
 /* ---- callbacks for the protocol form ---- */
 
 /**
- * What the protocol form calls.  `t` is the framed transport: every write
- * on it (wire_transport_write, wire_chunk_write, ...) is one message.
- * Only `message` is required.
+ * What the protocol form calls, with the `arg` given to the constructor.
+ * `t` is the framed transport: every write on it (wire_transport_write,
+ * wire_chunk_write, ...) is one message; it is valid from `open` until
+ * `closed` returns.  Only `message` is required.  The callbacks are
+ * protocol callbacks underneath: they run from the loop (or the string
+ * transport's calls) and may write, close or abort `t`.  The constructors
+ * copy the struct.
  */
 struct wire_message_handler {
-    /** The connection is up. */
+    /** The connection is up (connection_made); called once, first. */
     void (*open)(void *arg, struct wire_transport *t);
-    /** One message; `data` is valid during the call only. */
+    /** One message (data_received); `data` is valid during the call only,
+     *  and an empty message has `len` 0. */
     void (*message)(void *arg, struct wire_transport *t, const void *data,
                     size_t len);
     /** The peer finished sending (after its last message).  Return true
@@ -78,25 +86,29 @@ struct wire_message_handler {
     /** The connection is gone; `err` is NULL after a clean close, else why
      *  (an over-long message, a reset, ...).  Called once, after open. */
     void (*closed)(void *arg, const struct wire_error *err);
-    /** The protocol is being destroyed (also when it was never started):
-     *  release `arg`. */
+    /** The protocol is being destroyed (also when it was never started,
+     *  and when the constructor fails): release `arg`.  Called once, last. */
     void (*destroy)(void *arg);
 };
 
 /* ---- chunk and lines ---- */
 
+/** Options for the chunk layer and protocol.  Set them up with
+ *  wire_chunk_opts_init() or wire_lines_opts_init(), then change fields;
+ *  they are read (and copied) by the constructor. */
 struct wire_chunk_opts {
-    /** Delimiter (copied); NULL means "\n". */
+    /** Delimiter (copied); NULL means `"\n"`. */
     const void *delim;
-    size_t delim_len;
+    size_t delim_len; /**< bytes of `delim` (1 to 64) */
     /** What writes end with (copied); NULL means `delim`.  Lines use it to
-     *  accept "\n" or "\r\n" but write "\r\n". */
+     *  accept `"\n"` or `"\r\n"` but write `"\r\n"`. */
     const void *write_delim;
-    size_t write_delim_len;
+    size_t write_delim_len; /**< bytes of `write_delim` (1 to 64) */
     /** Longest message, in payload bytes; 0 means the default
      *  (WIRE_CHUNK_DEFAULT_MAX). */
     size_t max_len;
-    /** Remove one '\r' before the delimiter (accept "\r\n" as "\n"). */
+    /** Remove one carriage return before the delimiter (accept `"\r\n"`
+     *  as `"\n"`). */
     bool strip_cr;
     /** Input that ends without a delimiter is delivered as a final
      *  message instead of failing with WIRE_EINCOMPLETE. */
@@ -110,25 +122,31 @@ struct wire_chunk_opts {
     const char *name;
 };
 
-/** Defaults: delimiter "\n", 64 KiB maximum, partial chunk at EOF is an
- *  error. */
+/** Fill `o` with the defaults: delimiter `"\n"`, 64 KiB maximum, partial
+ *  chunk at EOF is an error, writes checked, name "chunk". */
 WIRE_EXPORT void wire_chunk_opts_init(struct wire_chunk_opts *o);
-/** Lines: "\n" accepted, "\r\n" accepted too when `accept_crlf`; writes
- *  end with "\r\n" when `write_crlf`, else "\n".  Name "lines". */
+/** Fill `o` for lines: `"\n"` accepted, `"\r\n"` accepted too when
+ *  `accept_crlf`; writes end with `"\r\n"` when `write_crlf`, else
+ *  `"\n"`.  Name "lines"; the other fields as wire_chunk_opts_init(). */
 WIRE_EXPORT void wire_lines_opts_init(struct wire_chunk_opts *o,
                                       bool accept_crlf, bool write_crlf);
 
 /**
- * A chunk layer over `upper` (which it owns from now on, also on error).
- * Returns the protocol to give to the transport below, or NULL with `err`
- * set (WIRE_EINVAL for an empty delimiter).  `o` NULL: the defaults.
+ * A chunk layer over `upper` (which it owns from now on, also on error:
+ * on error it is destroyed).  Returns the protocol to give to the
+ * transport below, which then owns the layer, or NULL with `err` (if not
+ * NULL) set: WIRE_EINVAL for an empty delimiter, one over 64 bytes or an
+ * absurd `max_len`; WIRE_ENOMEM.  `o` NULL: the defaults.
  */
 WIRE_EXPORT struct wire_protocol *
 wire_chunk_layer_new(struct wire_protocol *upper,
                      const struct wire_chunk_opts *o, struct wire_error *err);
 
 /** The protocol form: a callback per chunk.  `h` is copied; `arg` is
- *  released by h->destroy. */
+ *  released by h->destroy, also on error.  Returns the protocol to give
+ *  to a transport, or NULL with `err` (if not NULL) set: WIRE_EINVAL (no
+ *  `h` or no `h->message`, or bad options as for wire_chunk_layer_new()),
+ *  WIRE_ENOMEM. */
 WIRE_EXPORT struct wire_protocol *
 wire_chunk_protocol_new(const struct wire_chunk_opts *o,
                         const struct wire_message_handler *h, void *arg,
@@ -140,19 +158,27 @@ wire_chunk_protocol_new(const struct wire_chunk_opts *o,
  *  of this file); otherwise what wire_transport_write returns. */
 WIRE_EXPORT int wire_chunk_write(struct wire_transport *t, const void *data,
                                  size_t len);
-/** Write one line: `line` (a C string, without its terminator). */
+/** Write one line: `line` (a C string, without its terminator) on a chunk
+ *  or lines layer's transport, as wire_chunk_write().  WIRE_EINVAL for a
+ *  NULL `line`. */
 WIRE_EXPORT int wire_line_write(struct wire_transport *t, const char *line);
-/** Write one line formatted like printf. */
+/** Write one line formatted like printf, as wire_line_write().  Returns
+ *  what wire_chunk_write() returns, WIRE_EINVAL when formatting fails or
+ *  WIRE_ENOMEM. */
 WIRE_EXPORT int wire_line_writef(struct wire_transport *t, const char *fmt,
                                  ...) WIRE_PRINTF(2, 3);
 
 /* ---- length prefixes ---- */
 
+/** The form of a length prefix (struct wire_lenprefix_opts.kind). */
 enum wire_lenprefix_kind {
     WIRE_LENPREFIX_BINARY = 0,   /**< 1, 2, 4 or 8 bytes of length */
     WIRE_LENPREFIX_NETSTRING = 1 /**< "<decimal length>:<payload>," */
 };
 
+/** Options for the length-prefix layer and protocol.  Set them up with
+ *  wire_lenprefix_opts_init() or wire_netstring_opts_init(), then change
+ *  fields; they are read (and copied) by the constructor. */
 struct wire_lenprefix_opts {
     int kind;              /**< enum wire_lenprefix_kind */
     unsigned width;        /**< binary: 1, 2, 4 or 8 */
@@ -168,19 +194,28 @@ struct wire_lenprefix_opts {
     const char *name;
 };
 
-/** Binary prefix of `width` bytes (1, 2, 4 or 8). */
+/** Fill `o` for a binary prefix of `width` bytes (1, 2, 4 or 8; checked
+ *  by the constructor), big-endian unless `little_endian`, not counting
+ *  itself, WIRE_LENPREFIX_DEFAULT_MAX, name "lenprefix". */
 WIRE_EXPORT void wire_lenprefix_opts_init(struct wire_lenprefix_opts *o,
                                           unsigned width, bool little_endian);
-/** Netstrings. */
+/** Fill `o` for netstrings ("5:hello,"), WIRE_LENPREFIX_DEFAULT_MAX, name
+ *  "netstring". */
 WIRE_EXPORT void wire_netstring_opts_init(struct wire_lenprefix_opts *o);
 
-/** A length-prefix layer over `upper` (owned from now on, also on error).
- *  NULL with `err` set (WIRE_EINVAL) for a bad width or kind. */
+/** A length-prefix layer over `upper` (owned from now on, also on error:
+ *  on error it is destroyed).  `o` is required.  Returns the protocol to
+ *  give to the transport below, which then owns the layer, or NULL with
+ *  `err` (if not NULL) set: WIRE_EINVAL for a NULL `o`, a bad width or
+ *  kind or an absurd `max_len`; WIRE_ENOMEM. */
 WIRE_EXPORT struct wire_protocol *
 wire_lenprefix_layer_new(struct wire_protocol *upper,
                          const struct wire_lenprefix_opts *o,
                          struct wire_error *err);
-/** The protocol form: a callback per message. */
+/** The protocol form: a callback per message.  `h` is copied; `arg` is
+ *  released by h->destroy, also on error.  Returns the protocol, or NULL
+ *  with `err` set as for wire_lenprefix_layer_new() (and WIRE_EINVAL for
+ *  no `h->message`). */
 WIRE_EXPORT struct wire_protocol *
 wire_lenprefix_protocol_new(const struct wire_lenprefix_opts *o,
                             const struct wire_message_handler *h, void *arg,
@@ -188,12 +223,14 @@ wire_lenprefix_protocol_new(const struct wire_lenprefix_opts *o,
 
 /* ---- Content-Length headers (the LSP base protocol) ---- */
 
+/** Default maximum Content-Length payload, in bytes (1 MiB). */
 #define WIRE_CONTENT_LENGTH_DEFAULT_MAX (1u << 20)
+/** Longest header block accepted, in bytes. */
 #define WIRE_CONTENT_LENGTH_MAX_HEADER 4096u
 
 /**
  * A message layer framing each message as header lines, a blank line and
- * the payload: "Content-Length: N\r\n\r\n" + N bytes (what the Language
+ * the payload: `"Content-Length: N\r\n\r\n"` + N bytes (what the Language
  * Server Protocol's base protocol sends).  On input, other header lines
  * (Content-Type) are accepted and ignored, header names are
  * case-insensitive, and a header block longer than
@@ -203,6 +240,10 @@ wire_lenprefix_protocol_new(const struct wire_lenprefix_opts *o,
  * WIRE_EMSGSIZE as soon as the header says so.  EOF inside a message is
  * WIRE_EINCOMPLETE.  Writes send only Content-Length.  Name
  * "content-length".
+ *
+ * `upper` is owned from now on, also on error (then destroyed).  Returns
+ * the protocol to give to the transport below, or NULL with `err` (if
+ * not NULL) set: WIRE_EINVAL (an absurd `max_len`) or WIRE_ENOMEM.
  */
 WIRE_EXPORT struct wire_protocol *
 wire_content_length_layer_new(struct wire_protocol *upper, size_t max_len,

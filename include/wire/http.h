@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libwire — HTTP/1.1 on llhttp: a server protocol, a client protocol, and
  * HTTP as a transport (the layers of PEP 3153's stack).
  *
@@ -55,6 +56,7 @@ extern "C" {
 
 /* ---- heads ---- */
 
+/** One header line of a parsed head; the strings belong to the head. */
 struct wire_http_header {
     const char *name;  /**< as received (NUL-terminated) */
     const char *value; /**< leading/trailing blanks removed (NUL-terminated) */
@@ -69,9 +71,11 @@ struct wire_http_head {
     const char *target; /**< request: "/path?query"; response: NULL */
     int status;         /**< response: 200...; request: 0 */
     const char *reason; /**< response: "OK"; request: NULL */
-    int version_major, version_minor;
+    /** HTTP version: 1 for HTTP/1.x */
+    int version_major, version_minor; /**< HTTP version: 0 or 1 */
+    /** The header lines, in the order received (`nheaders` of them) */
     const struct wire_http_header *headers;
-    size_t nheaders;
+    size_t nheaders; /**< number of entries in `headers` */
     /** Content-Length, or -1 when absent. */
     int64_t content_length;
     bool chunked;         /**< Transfer-Encoding: chunked */
@@ -80,10 +84,12 @@ struct wire_http_head {
     bool expect_continue; /**< request: "Expect: 100-continue" */
 };
 
-/** The first value of header `name` (case-insensitive), or NULL. */
+/** The first value of header `name` (case-insensitive), or NULL.  The
+ *  string belongs to the head. */
 WIRE_EXPORT const char *wire_http_head_get(const struct wire_http_head *h,
                                            const char *name);
-/** The standard reason phrase of `status` ("Not Found"), or "Unknown". */
+/** The standard reason phrase of `status` ("Not Found"), or "Unknown".  A
+ *  static string. */
 WIRE_EXPORT const char *wire_http_status_reason(int status);
 
 /* ---- limits ---- */
@@ -99,13 +105,16 @@ WIRE_EXPORT const char *wire_http_status_reason(int status);
 /** Limits and timeouts; zero fields mean the defaults above.  A body
  *  limit of UINT64_MAX means none (streamed bodies of any size). */
 struct wire_http_limits {
-    size_t max_header_bytes;
-    size_t max_headers;
-    size_t max_target;
-    uint64_t max_body;
+    size_t max_header_bytes; /**< the whole head, in bytes */
+    size_t max_headers;      /**< header lines */
+    size_t max_target;       /**< request target, in bytes (server) */
+    uint64_t max_body;       /**< body, in bytes */
+    /** Server: from the connection's start (or, after a keep-alive
+     *  response, from the next request's first byte) to the end of the
+     *  head.  Client: from the request being written to the response head. */
     uint64_t head_timeout_ms;
-    uint64_t idle_timeout_ms;
-    uint64_t body_timeout_ms;
+    uint64_t idle_timeout_ms; /**< between keep-alive requests (server) */
+    uint64_t body_timeout_ms; /**< between two pieces of a body */
 };
 
 /* ---- server ---- */
@@ -113,7 +122,10 @@ struct wire_http_limits {
 struct wire_http_service;
 struct wire_http_exchange;
 
-/** What a server application supplies.  Only on_request is required. */
+/** What a server application supplies (copied by
+ *  wire_http_service_new()).  Only on_request is required.  Each callback
+ *  gets the service's `arg` and may call the wire_http_* functions on the
+ *  exchange. */
 struct wire_http_handler {
     /** A request head is complete.  Answer now or later (the exchange
      *  stays valid until on_done); the body, if any, follows. */
@@ -139,44 +151,62 @@ struct wire_http_handler {
                     const struct wire_error *err);
 };
 
-/** Server options: limits, and the Server header (NULL: none). */
+/** Server options: limits, and the Server header (NULL: none).  Copied by
+ *  wire_http_service_new(). */
 struct wire_http_service_opts {
-    struct wire_http_limits limits;
-    const char *server_header;
+    struct wire_http_limits limits; /**< limits of requests; zeroes: defaults */
+    const char *server_header;      /**< Server header value, or NULL */
 };
 
 /** A service: handler, `arg` and options shared by every connection
- *  (reference counted; starts with one reference, and each connection
- *  holds one). */
+ *  (reference counted; starts with one reference, the caller's, and each
+ *  connection holds one).  `opts` (NULL: defaults) and `h` are copied;
+ *  `arg` stays the caller's and must outlive the service.  Returns NULL
+ *  with `err` (if not NULL) set: WIRE_EINVAL (no `h` or no on_request, a
+ *  Server header with CR/LF), WIRE_ENOMEM. */
 WIRE_EXPORT struct wire_http_service *
 wire_http_service_new(const struct wire_http_service_opts *opts,
                       const struct wire_http_handler *h, void *arg,
                       struct wire_error *err);
+/** Take a reference on `s` (NULL is passed through).  Returns `s`. */
 WIRE_EXPORT struct wire_http_service *
 wire_http_service_ref(struct wire_http_service *s);
+/** Drop a reference; the last one (the caller's and every connection's
+ *  gone) frees the service.  Accepts NULL. */
 WIRE_EXPORT void wire_http_service_unref(struct wire_http_service *s);
-/** The protocol for one connection of `s`; NULL only on ENOMEM. */
+/** The protocol for one connection of `s` (it takes a reference on `s`);
+ *  give it to a transport, which then owns it.  NULL only on ENOMEM (or
+ *  a NULL `s`). */
 WIRE_EXPORT struct wire_protocol *
 wire_http_server_protocol_new(struct wire_http_service *s);
-/** A wire_protocol_factory for wire_listen: `arg` is the service. */
+/** A wire_protocol_factory for wire_listen: `arg` is the service (the
+ *  caller keeps its reference while the server runs).  Returns
+ *  wire_http_server_protocol_new(arg); NULL refuses the connection. */
 WIRE_EXPORT struct wire_protocol *wire_http_service_factory(void *arg);
 
-/** The request's head. */
+/** The request's head, valid until on_done returns. */
 WIRE_EXPORT const struct wire_http_head *
 wire_http_exchange_request(const struct wire_http_exchange *x);
-/** The connection's transport (for get_info: peer address, TLS...). */
+/** The connection's transport (for get_info: peer address, TLS...); not
+ *  a new reference.  NULL once the connection is gone. */
 WIRE_EXPORT struct wire_transport *
 wire_http_exchange_transport(const struct wire_http_exchange *x);
-/** Application data attached to the exchange. */
+/** Attach application data to the exchange (not owned: release it in
+ *  on_done). */
 WIRE_EXPORT void wire_http_exchange_set_data(struct wire_http_exchange *x,
                                              void *data);
+/** The data given to wire_http_exchange_set_data() (NULL if none). */
 WIRE_EXPORT void *wire_http_exchange_data(const struct wire_http_exchange *x);
 
 /** Stop / restart on_body (the connection stops reading, so a slow
  *  consumer holds the client back instead of filling memory).  Nothing
  *  is delivered between pause and resume; what was read already goes up
- *  on a later turn after resume, never from inside it. */
+ *  on a later turn after resume, never from inside it.  The body timeout
+ *  stops while paused.  Does nothing once the body is complete or the
+ *  exchange is over. */
 WIRE_EXPORT void wire_http_body_pause(struct wire_http_exchange *x);
+/** Restart on_body after wire_http_body_pause() (see there); also sends
+ *  a pending "100 Continue".  Does nothing when not paused. */
 WIRE_EXPORT void wire_http_body_resume(struct wire_http_exchange *x);
 
 /**
@@ -213,12 +243,23 @@ WIRE_EXPORT void wire_http_body_resume(struct wire_http_exchange *x);
  * that is not a token, a value or reason with CR/LF, a body longer than
  * the Content-Length given; from end: a body shorter than it, after which
  * the connection is aborted and on_done reports WIRE_EINVAL), WIRE_ECLOSED
- * (the connection is gone or closing; on_done reports the cause once).
+ * (the connection is gone or closing; on_done reports the cause once),
+ * WIRE_ENOMEM.  Strings and body bytes are copied (except with
+ * wire_http_response_write_ref()).
+ *
+ * wire_http_response_start() sets the status and the reason phrase
+ * (NULL: the standard one, wire_http_status_reason()).
  */
 WIRE_EXPORT int wire_http_response_start(struct wire_http_exchange *x,
                                          int status, const char *reason);
+/** Add a response header (before or after start, before the head goes
+ *  out); see wire_http_response_start() for the framing headers and the
+ *  returns. */
 WIRE_EXPORT int wire_http_response_header(struct wire_http_exchange *x,
                                           const char *name, const char *value);
+/** Write a piece of the response body (copied; the head goes out with the
+ *  first write).  Returns 0, 1 (wait for on_writable) or an error, as
+ *  described at wire_http_response_start(). */
 WIRE_EXPORT int wire_http_response_write(struct wire_http_exchange *x,
                                          const void *data, size_t len);
 /** Zero-copy body write: `data` stays valid until `free_cb(arg, data,
@@ -226,8 +267,14 @@ WIRE_EXPORT int wire_http_response_write(struct wire_http_exchange *x,
 WIRE_EXPORT int wire_http_response_write_ref(struct wire_http_exchange *x,
                                              const void *data, size_t len,
                                              wire_free_cb free_cb, void *arg);
+/** End the response (sending the head first if it has not gone out).
+ *  on_done follows once the request body was read too.  Returns as
+ *  described at wire_http_response_start(). */
 WIRE_EXPORT int wire_http_response_end(struct wire_http_exchange *x);
-/** The whole response in one call (`content_type` NULL: no such header). */
+/** The whole response in one call (`content_type` NULL: no such header):
+ *  start, Content-Type, one write of `body` (copied), end.  Returns the
+ *  first error of those steps (WIRE_EINVAL also for a `content_type`
+ *  with CR/LF). */
 WIRE_EXPORT int wire_http_respond(struct wire_http_exchange *x, int status,
                                   const char *content_type, const void *body,
                                   size_t len);
@@ -258,7 +305,9 @@ WIRE_EXPORT int wire_http_exchange_upgrade(struct wire_http_exchange *x,
 struct wire_http_client;
 struct wire_http_request;
 
-/** What a client application supplies per request. */
+/** What a client application supplies per request (copied by
+ *  wire_http_request_new()).  Each callback gets the request's `arg`;
+ *  every entry may be NULL. */
 struct wire_http_response_handler {
     /** The response head (after any 1xx, which are skipped). */
     void (*on_response)(void *arg, struct wire_http_request *r,
@@ -284,6 +333,8 @@ struct wire_http_response_handler {
                     const struct wire_error *err);
 };
 
+/** Options for wire_http_client_new(); NULL or zeroes mean defaults.
+ *  Copied (strings included) by the call. */
 struct wire_http_client_opts {
     struct wire_http_limits limits; /**< limits of responses */
     /** Host header for requests that set none (NULL: the transport's
@@ -292,13 +343,16 @@ struct wire_http_client_opts {
     /** Called when the connection is gone (after every request's
      *  on_done); `err` NULL for a clean close. */
     void (*on_close)(void *arg, const struct wire_error *err);
-    void *arg;
+    void *arg; /**< passed to on_close; stays the caller's */
 };
 
 /**
- * The protocol for one client connection; `*out` is the handle to issue
- * requests on (valid until on_close returned).  Requests may be issued
- * before the connection is made; they are sent once it is.
+ * The protocol for one client connection, to give to a transport
+ * (wire_connect(), a layer...), which then owns it; `*out` is the handle
+ * to issue requests on (valid until on_close returned).  Requests may be
+ * issued before the connection is made; they are sent once it is.
+ * Returns NULL with `err` (if not NULL) set: WIRE_EINVAL (`out` NULL, an
+ * empty or invalid host), WIRE_ENOMEM.
  */
 WIRE_EXPORT struct wire_protocol *
 wire_http_client_new(const struct wire_http_client_opts *opts,
@@ -318,12 +372,21 @@ wire_http_client_new(const struct wire_http_client_opts *opts,
 WIRE_EXPORT void wire_http_client_close(struct wire_http_client *c);
 
 /** A new request, queued behind the others.  Add headers, write the body
- *  (or not), then end it. */
+ *  (or not), then end it.  `method` and `target` are copied; `h` is
+ *  copied and its callbacks get `arg`.  The request belongs to the client
+ *  and is valid until its on_done returns.  Returns NULL with `err` (if
+ *  not NULL) set: WIRE_EINVAL (no client or handler, a method that is not
+ *  a token, a target with blanks), WIRE_ECLOSED (the client is closing
+ *  or gone), WIRE_ENOMEM. */
 WIRE_EXPORT struct wire_http_request *
 wire_http_request_new(struct wire_http_client *c, const char *method,
                       const char *target,
                       const struct wire_http_response_handler *h, void *arg,
                       struct wire_error *err);
+/** Add a request header (copied) before the head goes out.  Returns 0,
+ *  or as wire_http_request_write() (WIRE_ESTATE once the head is final,
+ *  WIRE_EINVAL for a bad name or value or a Transfer-Encoding other than
+ *  chunked). */
 WIRE_EXPORT int wire_http_request_header(struct wire_http_request *r,
                                          const char *name, const char *value);
 /**
@@ -341,14 +404,18 @@ WIRE_EXPORT int wire_http_request_header(struct wire_http_request *r,
  */
 WIRE_EXPORT int wire_http_request_write(struct wire_http_request *r,
                                         const void *data, size_t len);
+/** End the request (sending the head first if it has not gone out; the
+ *  response may then be awaited).  Returns as wire_http_request_write(). */
 WIRE_EXPORT int wire_http_request_end(struct wire_http_request *r);
-/** The response head, once on_response ran (else NULL). */
+/** The response head, once on_response ran (else NULL); valid until
+ *  on_done returns. */
 WIRE_EXPORT const struct wire_http_head *
 wire_http_request_response(const struct wire_http_request *r);
 /** Pause / resume on_body of this request's response (the connection
  *  stops reading; what was read already is parsed on a later turn after
  *  resume, never from inside it). */
 WIRE_EXPORT void wire_http_request_pause_body(struct wire_http_request *r);
+/** Resume on_body after wire_http_request_pause_body() (see there). */
 WIRE_EXPORT void wire_http_request_resume_body(struct wire_http_request *r);
 /**
  * From on_response of a 101 (or a 2xx answering CONNECT): the raw
@@ -465,7 +532,7 @@ struct wire_http_layer_opts {
     const char *path;         /**< client: request target (default "/") */
     const char *content_type; /**< default "application/octet-stream" */
     const char *host;         /**< client: Host (see wire_http_client_opts) */
-    struct wire_http_limits limits;
+    struct wire_http_limits limits; /**< limits of what the layer reads */
     uint64_t reply_timeout_ms; /**< server: the 204 rule, above */
 };
 
@@ -481,7 +548,9 @@ wire_http_client_layer_new(struct wire_protocol *upper,
                            const struct wire_http_layer_opts *opts,
                            struct wire_error *err);
 /** The HTTP server layer over `upper` (owned from now on, also on
- *  error): one per connection (from a factory for wire_listen). */
+ *  error): one per connection (from a factory for wire_listen).  `opts`
+ *  NULL: the defaults.  Returns the protocol to give to the transport
+ *  below, or NULL with `err` set as for wire_http_client_layer_new(). */
 WIRE_EXPORT struct wire_protocol *
 wire_http_server_layer_new(struct wire_protocol *upper,
                            const struct wire_http_layer_opts *opts,

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libwire — serial lines (POSIX termios).
  *
  * `serial:/dev/ttyUSB0?baud=115200&bits=8&parity=none&stop=1&flow=none`
@@ -47,18 +48,22 @@
 extern "C" {
 #endif
 
+/** Parity (struct wire_serial_options.parity; `parity=` in the endpoint). */
 enum wire_serial_parity {
-    WIRE_PARITY_NONE = 0,
-    WIRE_PARITY_EVEN = 1,
-    WIRE_PARITY_ODD = 2
+    WIRE_PARITY_NONE = 0, /**< no parity bit (`none`) */
+    WIRE_PARITY_EVEN = 1, /**< even parity (`even`) */
+    WIRE_PARITY_ODD = 2   /**< odd parity (`odd`) */
 };
 
+/** Flow control (struct wire_serial_options.flow; `flow=`). */
 enum wire_serial_flow {
-    WIRE_FLOW_NONE = 0,
-    WIRE_FLOW_RTSCTS = 1,
-    WIRE_FLOW_XONXOFF = 2
+    WIRE_FLOW_NONE = 0,   /**< none (`none`) */
+    WIRE_FLOW_RTSCTS = 1, /**< hardware, RTS/CTS (`rtscts`) */
+    WIRE_FLOW_XONXOFF = 2 /**< software, XON/XOFF characters (`xonxoff`) */
 };
 
+/** Line settings for wire_serial_open() and wire_serial_configure(); a
+ *  zero-initialised struct is 9600 8N1, no flow control, exclusive. */
 struct wire_serial_options {
     uint32_t baud;    /**< 0: 9600 */
     int data_bits;    /**< 5-8; 0: 8 */
@@ -72,12 +77,12 @@ struct wire_serial_options {
 
 /** Modem lines (wire_serial_get_modem). */
 enum {
-    WIRE_SERIAL_DTR = 1 << 0,
-    WIRE_SERIAL_RTS = 1 << 1,
-    WIRE_SERIAL_CTS = 1 << 2,
-    WIRE_SERIAL_DSR = 1 << 3,
-    WIRE_SERIAL_CD = 1 << 4,
-    WIRE_SERIAL_RI = 1 << 5
+    WIRE_SERIAL_DTR = 1 << 0, /**< Data Terminal Ready (ours) */
+    WIRE_SERIAL_RTS = 1 << 1, /**< Request To Send (ours) */
+    WIRE_SERIAL_CTS = 1 << 2, /**< Clear To Send (the peer's) */
+    WIRE_SERIAL_DSR = 1 << 3, /**< Data Set Ready (the peer's) */
+    WIRE_SERIAL_CD = 1 << 4,  /**< Carrier Detect */
+    WIRE_SERIAL_RI = 1 << 5   /**< Ring Indicator */
 };
 
 /**
@@ -91,7 +96,12 @@ enum {
  *   -EBUSY    "serial:/dev/ttyUSB0: is busy (opened exclusively elsewhere)"
  *   -EACCES   permission denied (the message suggests the dialout group)
  *   WIRE_EINVAL  an option out of range, or a setting the device refused
- *             ("baud 123: not supported by this device")
+ *             ("baud 123: not supported by this device"), or a NULL
+ *             `loop`, `path` or `p`
+ *   WIRE_ENOMEM
+ *
+ * The device is opened and configured before this returns; on success the
+ * transport owns `p`.
  */
 WIRE_EXPORT int wire_serial_open(struct wire_loop *loop, const char *path,
                                  const struct wire_serial_options *opts,
@@ -119,6 +129,7 @@ WIRE_EXPORT int wire_serial_configure(struct wire_transport *t,
  * the driver drives RTS itself.
  */
 WIRE_EXPORT int wire_serial_set_dtr(struct wire_transport *t, bool on);
+/** Raise (`on`) or drop RTS; returns as wire_serial_set_dtr(). */
 WIRE_EXPORT int wire_serial_set_rts(struct wire_transport *t, bool on);
 
 /** The modem lines now (WIRE_SERIAL_* bits), or a negative code as for

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libwire — a child process as a transport (`exec:command args`).
  *
  * The child is spawned with posix_spawn (no shell; the command line is
@@ -73,6 +74,8 @@ enum {
     WIRE_INFO_STDERR = 42
 };
 
+/** What becomes of the child's stderr (struct
+ *  wire_subprocess_options.stderr_mode; `stderr=` in the endpoint). */
 enum wire_stderr_mode {
     WIRE_STDERR_INHERIT = 0, /**< the child writes to our stderr */
     WIRE_STDERR_NULL = 1,    /**< /dev/null */
@@ -85,6 +88,8 @@ enum wire_stderr_mode {
 /** Default grace after close before the child is killed. */
 #define WIRE_SUBPROCESS_DEFAULT_KILL_AFTER_MS 5000u
 
+/** Options for wire_subprocess_spawn(); a NULL pointer or a
+ *  zero-initialised struct means all defaults.  Copied by the call. */
 struct wire_subprocess_options {
     int stderr_mode;        /**< enum wire_stderr_mode */
     uint64_t kill_after_ms; /**< grace after close; 0: the default */

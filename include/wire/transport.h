@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libwire — transports: how bytes move.
  *
  * What a protocol may call on the transport that feeds it.  Every call
@@ -25,23 +26,34 @@ struct wire_transport;
 struct wire_loop;
 
 /** Called when the transport no longer needs bytes given to
- *  wire_transport_write_ref(). */
+ *  wire_transport_write_ref(): `arg`, `data` and `len` are the values
+ *  given there.  Called exactly once per successful write_ref, from
+ *  whichever call or loop turn wrote or dropped the bytes. */
 typedef void (*wire_free_cb)(void *arg, const void *data, size_t len);
 
 /**
  * Queue `len` bytes.  When nothing is queued and the handle is writable
- * the bytes are written through at once; what is left is copied.
- * Returns 0, WIRE_ECLOSED after close/abort/write_eof or once the
- * connection is lost, or WIRE_ENOMEM.  A failure of the connection while
- * writing is not returned here: it is reported once, to connection_lost.
+ * the bytes are written through at once; what is left is copied, so
+ * `data` stays the caller's and may be reused at once.  On a message layer
+ * (chunk, lenprefix, an HTTP body) one call is one message.  May call the
+ * protocol's pause_writing before returning, when the queue crosses the
+ * high watermark.
+ *
+ * Returns 0; WIRE_ESTATE before connection_made; WIRE_ECLOSED after
+ * close/abort/write_eof or once the connection is lost; WIRE_ENOMEM; or
+ * what a message layer refuses (WIRE_EMSGSIZE for a message over its
+ * limit).  A failure of the connection while writing is not returned here:
+ * it is reported once, to connection_lost.
  */
 WIRE_EXPORT int wire_transport_write(struct wire_transport *t,
                                      const void *data, size_t len);
 
 /**
  * Gathered write: the same as writing each buffer in order, but in one
- * writev() when the handle is writable.  Same returns as
- * wire_transport_write().
+ * writev() when the handle is writable (and, on a message layer, one
+ * message).  The buffers stay the caller's.  Same returns as
+ * wire_transport_write(), plus WIRE_EINVAL for a negative `iovcnt` or a
+ * NULL `iov` with `iovcnt` > 0.
  */
 WIRE_EXPORT int wire_transport_write_sequence(struct wire_transport *t,
                                               const struct iovec *iov,
@@ -52,17 +64,23 @@ WIRE_EXPORT int wire_transport_write_sequence(struct wire_transport *t,
  * copying it, and calls `free_cb(arg, data, len)` once it no longer needs
  * it (written, or dropped by abort/connection loss).  `free_cb` may be
  * called before this function returns, when the bytes were written
- * through.  On an error return `free_cb` is never called and `data` stays
- * the caller's.
+ * through.  `data` must stay valid and unchanged until then.  On an error
+ * return `free_cb` is never called and `data` stays the caller's.  Same
+ * returns as wire_transport_write(), plus WIRE_EINVAL for a NULL
+ * `free_cb`.
  */
 WIRE_EXPORT int wire_transport_write_ref(struct wire_transport *t,
                                          const void *data, size_t len,
                                          wire_free_cb free_cb, void *arg);
 
-/** Stop delivering data_received/eof_received until resumed.  Idempotent.
- *  Returns 0 or WIRE_ECLOSED. */
+/** Stop delivering data_received/eof_received until resumed.  Idempotent;
+ *  takes effect at once, also when called from inside data_received.
+ *  Returns 0, or WIRE_ECLOSED once the connection is lost. */
 WIRE_EXPORT int wire_transport_pause_reading(struct wire_transport *t);
-/** Resume delivering data.  Idempotent. */
+/** Resume delivering data: bytes held while paused are delivered from the
+ *  loop, never from inside this call.  Idempotent.  A PEP pause
+ *  (wire_transport_pause) still holds reading until wire_transport_resume.
+ *  Returns 0, or WIRE_ECLOSED once the connection is lost. */
 WIRE_EXPORT int wire_transport_resume_reading(struct wire_transport *t);
 /** True unless reading is paused (by pause_reading or pause) or closed. */
 WIRE_EXPORT bool wire_transport_is_reading(const struct wire_transport *t);
@@ -70,44 +88,66 @@ WIRE_EXPORT bool wire_transport_is_reading(const struct wire_transport *t);
 /**
  * PEP 3153 pause: hold both directions.  Reading stops and writes are
  * kept in the buffer (nothing is sent) until wire_transport_resume(),
- * which flushes them.  close() flushes even while paused.
+ * which flushes them.  close() flushes even while paused.  Idempotent.
+ * Returns 0, or WIRE_ECLOSED once the connection is lost.
  */
 WIRE_EXPORT int wire_transport_pause(struct wire_transport *t);
+/** End a PEP 3153 pause: reading restarts (unless paused with
+ *  wire_transport_pause_reading()) and what was written meanwhile is
+ *  flushed, followed by a write_eof that waited.  Does nothing when not
+ *  paused.  Returns 0, or WIRE_ECLOSED once the connection is lost. */
 WIRE_EXPORT int wire_transport_resume(struct wire_transport *t);
 
 /**
  * Half-close: flush what is queued, then shut the write side.  Further
- * writes return WIRE_ECLOSED; reading goes on.  Returns WIRE_ENOTSUP when
- * the transport cannot half-close (see wire_transport_can_write_eof).
+ * writes return WIRE_ECLOSED; reading goes on.  If the peer's EOF already
+ * arrived (and eof_received kept the transport open), the transport
+ * closes once the write side is shut.  A second call returns 0 and does
+ * nothing.  Returns 0; WIRE_ENOTSUP when the transport cannot half-close
+ * (see wire_transport_can_write_eof); WIRE_ESTATE before
+ * connection_made; WIRE_ECLOSED when closing or lost.  A failure to shut
+ * the write side goes to connection_lost.
  */
 WIRE_EXPORT int wire_transport_write_eof(struct wire_transport *t);
+/** True when wire_transport_write_eof() is supported: the transport can
+ *  shut its write side and keep reading (TCP, Unix sockets, pipes, the
+ *  memory pair, TLS by close_notify...), or, for a framing layer (chunk,
+ *  lenprefix), the transport below it can. */
 WIRE_EXPORT bool wire_transport_can_write_eof(const struct wire_transport *t);
 
 /**
  * Close gracefully: stop reading, flush what is queued, then close.
- * connection_lost(NULL) follows on a later turn of the loop.  Idempotent.
+ * connection_lost(NULL) follows on a later turn of the loop (or the
+ * connection's error, if flushing fails).  Idempotent; does nothing on a
+ * transport whose protocol has not had connection_made yet.
  */
 WIRE_EXPORT void wire_transport_close(struct wire_transport *t);
 
 /**
- * Close now: drop what is queued (calling write_ref free callbacks),
- * reset the connection where the transport can (TCP: RST), and deliver
- * connection_lost with WIRE_EABORTED on a later turn.  Idempotent; after a
- * close() it cuts the flush short.
+ * Close now: drop what is queued (calling write_ref free callbacks before
+ * returning), reset the connection where the transport can (TCP: RST),
+ * and deliver connection_lost with WIRE_EABORTED on a later turn.
+ * Idempotent; after a close() it cuts the flush short; once the
+ * connection is already lost it does nothing (the first cause stays).
  */
 WIRE_EXPORT void wire_transport_abort(struct wire_transport *t);
 
-/** True once close, abort, or the loss of the connection began. */
+/** True once close, abort, or the loss of the connection began (and
+ *  still true after connection_lost, while a reference keeps `t`). */
 WIRE_EXPORT bool wire_transport_is_closing(const struct wire_transport *t);
 
 /**
  * Flow control: the protocol's pause_writing fires when the buffered
  * bytes rise above `high`, resume_writing when they fall to `low` or
- * below.  `high` 0 means the default (64 KiB); `low` is clamped to `high`;
- * `low` == SIZE_MAX means high/4.  Returns 0 or WIRE_EINVAL.
+ * below.  `high` 0 means the default (64 KiB); `low` == SIZE_MAX means
+ * high/4 (the default low mark).  New limits apply at once: the protocol
+ * may get pause_writing or resume_writing before this returns.  Returns
+ * 0, or WIRE_EINVAL (nothing changed) when `low` is above `high`.
  */
 WIRE_EXPORT int wire_transport_set_write_buffer_limits(struct wire_transport *t,
                                                        size_t high, size_t low);
+/** The current high and low watermarks, stored through the pointers that
+ *  are not NULL. */
 WIRE_EXPORT void wire_transport_get_write_buffer_limits(const struct wire_transport *t,
                                                         size_t *high,
                                                         size_t *low);
@@ -165,10 +205,14 @@ enum wire_info {
 
 /**
  * Ask the transport (or, through layers, the transports below it) for
- * information.  Writes into `out` (`len` bytes); strings are
+ * information: the first transport from the top that knows `key`
+ * answers.  Writes into `out` (`len` bytes, the caller's); strings are
  * NUL-terminated and truncated to fit.  Returns the size of the value
- * (for strings, its length without the NUL), WIRE_ENOTSUP when no
- * transport in the stack knows `key`, or another negative code.
+ * (for strings, its full length without the NUL, even when truncated, as
+ * snprintf does), WIRE_ENOTSUP when no transport in the stack knows
+ * `key`, WIRE_EINVAL when `out` is NULL or too small for a fixed-size
+ * value, or another negative code (an fd-based transport whose handle is
+ * closed: WIRE_ECLOSED).
  */
 WIRE_EXPORT int wire_transport_get_info(struct wire_transport *t, int key,
                                         void *out, size_t len);
@@ -194,25 +238,32 @@ WIRE_EXPORT int wire_transport_get_info(struct wire_transport *t, int key,
  *   anything `p` writes; its read pause and its EOF choice do not carry
  *   over (`p` makes its own).
  *
- * Returns the old protocol, or NULL with `err` set (WIRE_ECLOSED: `t` is
- * closing or the peer sent EOF; WIRE_ESTATE: the previous hand-over's
- * bytes are not delivered yet); on error nothing changed and `p` is
- * still the caller's.
+ * Returns the old protocol, or NULL with `err` (if not NULL) set
+ * (WIRE_ECLOSED: `t` is not started, closing, or the peer sent EOF;
+ * WIRE_ESTATE: the previous hand-over's bytes are not delivered yet;
+ * WIRE_EINVAL: a NULL `t` or `p`, `pending` NULL with `len` > 0, or `p`
+ * already made by a transport; WIRE_ENOMEM); on error nothing changed
+ * and `p` is still the caller's.
  */
 WIRE_EXPORT struct wire_protocol *
 wire_transport_set_protocol(struct wire_transport *t, struct wire_protocol *p,
                             const void *pending, size_t len,
                             struct wire_error *err);
 
-/** Keep `t` valid past connection_lost: every ref needs an unref. */
+/** Keep `t` valid past connection_lost: every ref needs an unref.  A
+ *  reference keeps the memory, not the connection: the transport still
+ *  closes and its protocol is still destroyed after connection_lost.
+ *  Returns `t`. */
 WIRE_EXPORT struct wire_transport *wire_transport_ref(struct wire_transport *t);
+/** Drop a reference taken with wire_transport_ref(); the last one frees
+ *  the transport.  Accepts NULL. */
 WIRE_EXPORT void wire_transport_unref(struct wire_transport *t);
 
 /** The loop the transport runs on (NULL for the string transport). */
 WIRE_EXPORT struct wire_loop *wire_transport_loop(const struct wire_transport *t);
 /** The protocol the transport feeds (NULL once it was destroyed). */
 WIRE_EXPORT struct wire_protocol *wire_transport_protocol(const struct wire_transport *t);
-/** The transport's name, as WIRE_INFO_NAME. */
+/** The transport's name, as WIRE_INFO_NAME; a static string. */
 WIRE_EXPORT const char *wire_transport_name(const struct wire_transport *t);
 
 #ifdef __cplusplus

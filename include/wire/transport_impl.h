@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libwire — for people who write a transport or a layer.
  *
  * Ordinary users never include this header.  It shows the base struct every
@@ -35,29 +36,36 @@ enum wire_transport_caps {
     WIRE_CAP_HALF_CLOSE_IF_LOWER = 1u << 3
 };
 
-/** A node in the loop's run-soon queue; embedded, never allocated. */
 /** What a message layer puts around one write (see ops->frame).  `head`
  *  is copied by the core; `tail` must stay valid as long as the transport
  *  (a delimiter kept by the layer). */
 struct wire_frame {
-    unsigned char head[32];
-    size_t head_len;
-    const void *tail;
-    size_t tail_len;
+    unsigned char head[32]; /**< bytes sent before the payload */
+    size_t head_len;        /**< how many of `head` are used (0: none) */
+    const void *tail;       /**< bytes sent after the payload, or NULL */
+    size_t tail_len;        /**< length of `tail` (0: none) */
 };
 
+/** A node in the loop's run-soon queue (see wire_impl_defer); embedded in
+ *  its owner, never allocated.  The owner sets `fn` once; the queue links
+ *  the rest. */
 struct wire_soon {
-    struct wire_soon *next;
-    void (*fn)(struct wire_soon *node);
-    bool queued;
+    struct wire_soon *next;             /**< internal: queue link */
+    void (*fn)(struct wire_soon *node); /**< what runs; it finds its owner
+                                             from `node` (container_of) */
+    bool queued;                        /**< internal: true while queued */
 };
 
 /**
  * The primitive hooks of a transport.  The core calls them; nothing else
- * does.  All hooks but `write`, `close` and `free` may be NULL.
+ * does.  All hooks but `write`, `close` and `free` may be NULL.  The table
+ * must outlive every transport that uses it (a `static const` table).
  */
 struct wire_transport_ops {
+    /** The transport's name (WIRE_INFO_NAME, wire_transport_name()); a
+     *  static string. */
     const char *name;
+    /** What the transport can do: enum wire_transport_caps bits. */
     unsigned caps;
     /** Start delivering input (through wire_impl_read_buffer and wire_impl_data). */
     void (*read_start)(struct wire_transport *t);
@@ -108,37 +116,55 @@ struct wire_server;
  *  core's; a concrete transport reads `loop`, `protocol` and `lower` and
  *  writes none of them. */
 struct wire_transport {
+    /** The hooks, given to wire_impl_init(); not owned. */
     const struct wire_transport_ops *ops;
+    /** The protocol fed by this transport (owned), from wire_impl_start()
+     *  until it is destroyed after connection_lost. */
     struct wire_protocol *protocol;
+    /** The loop (NULL for a transport that drives itself, and for a layer
+     *  until the transport below it connects). */
     struct wire_loop *loop;
     /** The transport below a layer, for get_info forwarding (else NULL). */
     struct wire_transport *lower;
+    /** internal: the output queue, allocated on first need */
     struct wire__outq *out;
-    size_t high_water, low_water;
+    /** internal: the high watermark (wire_transport_set_write_buffer_limits) */
+    size_t high_water, low_water; /**< internal: the low watermark */
+    /** internal: the reference count (wire_transport_ref) */
     uint32_t refcnt;
+    /** internal: the state machine's flags */
     uint32_t flags;
+    /** internal: the error connection_lost will carry (NULL: clean) */
     struct wire_error *lost_err;
+    /** internal: the run-soon node that delivers connection_lost */
     struct wire_soon soon;
-    /* Bytes a hand-over (wire_transport_set_protocol) still owes the new
-     * protocol. */
+    /** internal: bytes a hand-over (wire_transport_set_protocol) still
+     *  owes the new protocol */
     struct wire__handover *handover;
-    /* A server's connection list (see wire_impl_server_adopt). */
+    /** internal: the server that accepted this connection, or NULL (see
+     *  wire_impl_server_adopt) */
     struct wire_server *server;
-    struct wire_transport *srv_prev, *srv_next;
+    /** internal: the previous connection in the server's list */
+    struct wire_transport *srv_prev, *srv_next; /**< internal: the next one */
 };
 
 /**
- * Initialise the base.  The transport starts with one reference, dropped
- * by the core after connection_lost has been delivered (or by
- * wire_impl_discard for a transport that never started).  `loop` may be
- * NULL only for transports that drive themselves (the string transport).
+ * Initialise the base (zeroing it).  The transport starts with one
+ * reference, dropped by the core after connection_lost has been delivered
+ * (or by wire_impl_discard for a transport that never started); the last
+ * unref calls ops->free.  `ops` is not copied and must outlive the
+ * transport.  `loop` may be NULL only for transports that drive
+ * themselves (the string transport).  Watermarks start at the defaults
+ * (64 KiB high, 16 KiB low).
  */
 WIRE_EXPORT void wire_impl_init(struct wire_transport *t,
                                 const struct wire_transport_ops *ops,
                                 struct wire_loop *loop);
 
-/** Attach `p`, call its connection_made, then start reading unless the
- *  protocol paused.  The transport now owns `p`. */
+/** Attach `p`, call its connection_made synchronously (from inside this
+ *  call), then start reading unless the protocol paused.  The transport
+ *  now owns `p`.  A protocol handed over while paused for writing gets its
+ *  resume_writing here if there is room. */
 WIRE_EXPORT void wire_impl_start(struct wire_transport *t,
                                  struct wire_protocol *p);
 
@@ -153,27 +179,47 @@ WIRE_EXPORT void wire_impl_discard(struct wire_transport *t);
  * delivers bytes already in memory.  Each returns true while the
  * transport still wants input (not paused, not closing), so a reader loop
  * knows whether to read again.
+ *
+ * wire_impl_read_buffer() stores the buffer's size in `*len`; neither the
+ * buffer nor its size may be kept past the matching read_done.  It
+ * returns NULL with `*len` 0 when there is neither (a transport without a
+ * loop whose protocol has no get_buffer): use wire_impl_data() then.
  */
 WIRE_EXPORT void *wire_impl_read_buffer(struct wire_transport *t,
                                         size_t *len);
+/** `n` bytes were read into `buf`, the buffer wire_impl_read_buffer()
+ *  returned: deliver them (buffer_updated for the protocol's own buffer,
+ *  else data_received), synchronously.  Returns true while the transport
+ *  still wants input. */
 WIRE_EXPORT bool wire_impl_read_done(struct wire_transport *t, void *buf,
                                      size_t n);
+/** Deliver `len` bytes the transport holds in memory as one
+ *  data_received, synchronously; `data` stays the transport's.  A zero
+ *  `len` is dropped on a byte stream and delivered as an empty message on
+ *  a message transport (one with ops->frame).  What the protocol writes
+ *  during the call is gathered into one write when it returns.  Returns
+ *  true while the transport still wants input. */
 WIRE_EXPORT bool wire_impl_data(struct wire_transport *t, const void *data,
                                 size_t len);
 
-/** The peer sent EOF.  Delivers eof_received and closes the transport
- *  unless the protocol keeps it open. */
+/** The peer sent EOF.  Delivers eof_received (synchronously) and closes
+ *  the transport unless the protocol keeps it open.  Reading stops.
+ *  Ignored after the first EOF and once the loss began. */
 WIRE_EXPORT void wire_impl_eof(struct wire_transport *t);
 
-/** The handle takes bytes again (after want_write(true)). */
+/** The handle takes bytes again (after want_write(true)): flush the
+ *  queue, then finish a write_eof or close that waited for it.  May call
+ *  the protocol's resume_writing. */
 WIRE_EXPORT void wire_impl_writable(struct wire_transport *t);
 
-/** The connection failed: drop the queue, close the handle, deliver
- *  connection_lost with `code` and the formatted message.  No-op once the
- *  loss began. */
+/** The connection failed: drop the queue, close the handle (ops->close,
+ *  before returning), deliver connection_lost with `code` and the
+ *  formatted message on a later turn.  No-op once the loss began (the
+ *  first cause wins). */
 WIRE_EXPORT void wire_impl_fail(struct wire_transport *t, int code,
                                 const char *fmt, ...) WIRE_PRINTF(3, 4);
-/** Same with a ready error (copied); NULL means a clean loss. */
+/** Same as wire_impl_fail() with a ready error (copied; the caller keeps
+ *  `err`); NULL or a zero code means a clean loss (connection_lost(NULL)). */
 WIRE_EXPORT void wire_impl_lost(struct wire_transport *t,
                                 const struct wire_error *err);
 
@@ -196,13 +242,14 @@ WIRE_EXPORT void wire_impl_release_loss(struct wire_transport *t,
                                         const struct wire_error *err);
 
 /** Answer a string-valued get_info key: copy `s` into `out` (`len`
- *  bytes, NUL-terminated, truncated to fit).  Returns strlen(s) or
- *  WIRE_EINVAL when there is no room for the NUL. */
+ *  bytes, NUL-terminated, truncated to fit).  Returns strlen(s) (also when
+ *  truncated) or WIRE_EINVAL when `out` is NULL or `len` is 0. */
 WIRE_EXPORT int wire_impl_info_string(void *out, size_t len, const char *s);
 
 /** Run `node->fn(node)` on a later turn: on the loop, or, for a stack
  *  without a loop, when the string transport at its bottom is stepped.
- *  A node already queued stays where it is. */
+ *  A node already queued stays where it is.  `node` stays the caller's
+ *  and must stay valid until it has run (take a reference on the owner). */
 WIRE_EXPORT void wire_impl_defer(struct wire_transport *t,
                                  struct wire_soon *node);
 
@@ -211,21 +258,27 @@ WIRE_EXPORT bool wire_impl_is_active(const struct wire_transport *t);
 
 /* ---- servers ---- */
 
-/** The listener hooks a server-capable transport supplies. */
+/** The listener hooks a server-capable transport supplies.  The core
+ *  calls them; `accept_start`, `accept_stop` and `close` are required. */
 struct wire_listener_ops {
-    /** Start/stop watching the listening handle. */
+    /** Start watching the listening handle: call wire_impl_server_adopt()
+     *  for each accepted connection. */
     void (*accept_start)(struct wire_server *s);
+    /** Stop watching the listening handle. */
     void (*accept_stop)(struct wire_server *s);
-    /** Close the listening handle (unlink a Unix path, ...). */
+    /** Close the listening handle (unlink a Unix path, ...).  Called once,
+     *  at shutdown or free. */
     void (*close)(struct wire_server *s);
-    /** Free listener memory. */
+    /** Free listener memory (may be NULL); called when the server's
+     *  memory goes. */
     void (*free)(struct wire_server *s);
 };
 
 /** Create the generic part of a server; the listener keeps its own state
- *  in `impl` (see wire_impl_server_impl).  The server starts accepting
- *  when the listener calls wire_impl_server_started().  Returns NULL on
- *  ENOMEM. */
+ *  in `impl` (see wire_impl_server_impl), which `ops->free` releases.
+ *  `ops` must outlive the server.  The server starts accepting when the
+ *  listener calls wire_impl_server_started().  The caller of wire_listen()
+ *  owns the server.  Returns NULL on ENOMEM. */
 WIRE_EXPORT struct wire_server *wire_impl_server_new(struct wire_loop *loop,
                                                      const struct wire_listener_ops *ops,
                                                      void *impl,
@@ -239,14 +292,16 @@ WIRE_EXPORT void *wire_impl_server_impl(struct wire_server *s);
 WIRE_EXPORT void wire_impl_server_set_address(struct wire_server *s,
                                               const char *address);
 /** A connection was accepted: ask the factory for a protocol and start
- *  `t` with it (or discard `t` if the factory returns NULL).  The server
- *  tracks `t` until its connection_lost. */
+ *  `t` with it (connection_made runs before this returns), or discard `t`
+ *  if the factory returns NULL.  Takes over `t`'s initial reference.  The
+ *  server tracks `t` until its connection_lost. */
 WIRE_EXPORT void wire_impl_server_adopt(struct wire_server *s,
                                         struct wire_transport *t);
 /** The server's loop. */
 WIRE_EXPORT struct wire_loop *wire_impl_server_loop(struct wire_server *s);
 /** Accepting hit EMFILE/ENFILE: pause accepting and retry later without
- *  spinning (sooner if one of our connections closes). */
+ *  spinning (after 10 ms, doubling up to 1 s, or sooner if one of our
+ *  connections closes).  Logs a warning naming `code`. */
 WIRE_EXPORT void wire_impl_server_backoff(struct wire_server *s, int code);
 
 /* ---- layers ---- */
@@ -255,15 +310,32 @@ struct wire_layer;
 
 /* The generic hooks of a layer's upper transport; use them through
  * WIRE_LAYER_TRANSPORT_OPS, never directly. */
+/** Layer hook for ops->read_start: deliver held input (on a later turn)
+ *  and resume reading below.  Use through WIRE_LAYER_TRANSPORT_OPS. */
 WIRE_EXPORT void wire_layer_hook_read_start(struct wire_transport *t);
+/** Layer hook for ops->read_stop: pause reading below.  Use through
+ *  WIRE_LAYER_TRANSPORT_OPS. */
 WIRE_EXPORT void wire_layer_hook_read_stop(struct wire_transport *t);
+/** Layer hook for ops->write: hand bytes to the layer's `send` (or below
+ *  as they are), no more than the transport below has room for.  Use
+ *  through WIRE_LAYER_TRANSPORT_OPS. */
 WIRE_EXPORT ssize_t wire_layer_hook_write(struct wire_transport *t,
                                           const struct iovec *iov, int iovcnt);
+/** Layer hook for ops->want_write.  Use through WIRE_LAYER_TRANSPORT_OPS. */
 WIRE_EXPORT void wire_layer_hook_want_write(struct wire_transport *t, bool on);
+/** Layer hook for ops->shutdown_write: the layer's `send_eof`, or
+ *  write_eof below.  Use through WIRE_LAYER_TRANSPORT_OPS. */
 WIRE_EXPORT int wire_layer_hook_shutdown_write(struct wire_transport *t);
+/** Layer hook for ops->close: the layer's `close`, or close / abort
+ *  below.  Use through WIRE_LAYER_TRANSPORT_OPS. */
 WIRE_EXPORT void wire_layer_hook_close(struct wire_transport *t, bool abort);
+/** Layer hook for ops->get_info: the layer's `get_info`, else forwarded
+ *  below by the core.  Use through WIRE_LAYER_TRANSPORT_OPS. */
 WIRE_EXPORT int wire_layer_hook_get_info(struct wire_transport *t, int key,
                                          void *out, size_t len);
+/** Layer hook for ops->free: release held input, the reference on the
+ *  transport below and a protocol above never started, then call the
+ *  layer's `destroy`.  Use through WIRE_LAYER_TRANSPORT_OPS. */
 WIRE_EXPORT void wire_layer_hook_free(struct wire_transport *t);
 
 /** The transport ops of a message layer whose writes are framed by
@@ -292,8 +364,9 @@ WIRE_EXPORT void wire_layer_hook_free(struct wire_transport *t);
  * What a layer translates.  A layer is a protocol to the transport below
  * (`below`) and a transport to the protocol above (`above`).  The helper
  * carries flow control, pause, EOF, close, abort and get_info across;
- * a layer supplies only its translation.  Every hook may be NULL, meaning
- * "pass through unchanged".
+ * a layer supplies only its translation.  Every hook but `destroy` may be
+ * NULL, meaning "pass through unchanged".  The table must outlive the
+ * layer.
  */
 struct wire_layer_ops {
     /** The upper transport's ops: always WIRE_LAYER_TRANSPORT_OPS(...). */
@@ -322,7 +395,9 @@ struct wire_layer_ops {
     void (*close)(struct wire_layer *l, bool abort);
     /** Answer a get_info key or return WIRE_ENOTSUP to forward it below. */
     int (*get_info)(struct wire_layer *l, int key, void *out, size_t len);
-    /** Release the layer's own state and memory. */
+    /** Release the layer's own state and memory (required).  Called once,
+     *  when the last reference on `above` goes, after the protocol above
+     *  was destroyed. */
     void (*destroy)(struct wire_layer *l);
     /** The transport below is gone (its connection_lost; `err` NULL for a
      *  clean end) after the layer started the protocol above: called
@@ -334,49 +409,68 @@ struct wire_layer_ops {
     void (*lost)(struct wire_layer *l, const struct wire_error *err);
 };
 
-/** The base every layer embeds as its first member. */
+/** The base every layer embeds as its first member.  Set up by
+ *  wire_layer_init(); a layer reads `lower` and `above` and writes no
+ *  field. */
 struct wire_layer {
     struct wire_protocol below;  /**< what the transport below feeds */
     struct wire_transport above; /**< what the protocol above sees */
-    const struct wire_layer_ops *lops;
+    const struct wire_layer_ops *lops; /**< the layer's hooks (not owned) */
     struct wire_protocol *upper; /**< the protocol above, until started */
     struct wire_transport *lower;/**< the transport below, while alive */
     struct wire__held *held;     /**< input held while above is paused */
     struct wire_soon write_node; /**< internal: deferred writable */
-    unsigned lflags;
+    unsigned lflags;             /**< internal: the helper's state flags */
     /** internal: the above's data_received, cached when it starts */
     void (*fast_data)(struct wire_protocol *p, const void *data, size_t len);
 };
 
 /**
- * Initialise a layer over `upper` (which the layer now owns).  Returns the
- * protocol to give to the transport below (&l->below).
+ * Initialise a layer over `upper` (which the layer now owns, and destroys
+ * with itself if it is never started).  `lops` must outlive
+ * the layer.  Returns the protocol to give to the transport below
+ * (&l->below); whoever takes it (a transport, wire_connect) then owns the
+ * layer, which frees itself through `lops->destroy`.  If it is never
+ * given to a transport, release it with wire_protocol_destroy() on the
+ * returned pointer.
  */
 WIRE_EXPORT struct wire_protocol *wire_layer_init(struct wire_layer *l,
                                                   const struct wire_layer_ops *lops,
                                                   struct wire_protocol *upper);
-/** Start the protocol above (connection_made).  For layers with a
- *  handshake; the default `made` calls it at once. */
+/** Start the protocol above (its connection_made runs before this
+ *  returns).  For layers with a handshake; the default `made` calls it at
+ *  once.  Does nothing when already started or without a protocol. */
 WIRE_EXPORT void wire_layer_start(struct wire_layer *l);
-/** Pass `len` bytes up as one data_received (held if above is paused). */
+/** Pass `len` bytes up as one data_received (held, copied, if above is
+ *  paused, and delivered in order on its resume).  `data` stays the
+ *  layer's.  Returns 0; WIRE_ECLOSED when the protocol above is not
+ *  started, closing, lost or past its EOF (the bytes are dropped);
+ *  WIRE_ENOMEM when holding failed (the layer has then failed, see
+ *  wire_layer_fail()). */
 WIRE_EXPORT int wire_layer_deliver(struct wire_layer *l, const void *data,
                                    size_t len);
-/** Pass EOF up (after any held data). */
+/** Pass EOF up (after any held data): eof_received, now or on the
+ *  resume that delivers the held data.  Ignored before the protocol above
+ *  started and once it is lost. */
 WIRE_EXPORT void wire_layer_deliver_eof(struct wire_layer *l);
-/** Send bytes down (to the transport below). */
+/** Send bytes down (to the transport below), as
+ *  wire_transport_write_sequence() there; the buffers stay the caller's.
+ *  Returns its result, or WIRE_ECLOSED once the transport below is gone. */
 WIRE_EXPORT int wire_layer_send(struct wire_layer *l, const struct iovec *iov,
                                 int iovcnt);
 /** Fail the layer: the transport below is aborted and the protocol above
- *  gets connection_lost with this error.  Before the layer started the
- *  protocol above (a handshake that failed), it is started first, so the
- *  error always reaches it. */
+ *  gets connection_lost (on a later turn) with `code` and the formatted
+ *  message.  Before the layer started the protocol above (a handshake that
+ *  failed), it is started first, so the error always reaches it.  What is
+ *  queued above is dropped. */
 WIRE_EXPORT void wire_layer_fail(struct wire_layer *l, int code,
                                  const char *fmt, ...) WIRE_PRINTF(3, 4);
 /** Hold the above's writes (they queue in its output queue, under its
  *  watermarks) while `hold`, e.g. during a key exchange; releasing
  *  flushes them.  The send hook is not called while held. */
 WIRE_EXPORT void wire_layer_hold_writes(struct wire_layer *l, bool hold);
-/** The layer a protocol pointer returned by wire_layer_init belongs to. */
+/** The layer a protocol pointer returned by wire_layer_init belongs to
+ *  (a container_of; `p` must be such a pointer). */
 WIRE_EXPORT struct wire_layer *wire_layer_from_protocol(struct wire_protocol *p);
 
 #ifdef __cplusplus

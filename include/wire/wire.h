@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libwire — everything a program needs, in one include.
  *
  * The libevent bridge (<wire/loop_event.h>) and the implementor's header
@@ -25,5 +26,7 @@
 #include <wire/tls.h>
 #include <wire/http.h>
 #include <wire/jsonrpc.h>
+#include <wire/trace.h>
+#include <wire/record.h>
 
 #endif /* WIRE_WIRE_H */

@@ -480,7 +480,7 @@ wire_http_exchange_upgrade(struct wire_http_exchange *x, int status,
     int rc = check_live(x);
     if (rc < 0)
         return wire_error_set(err, rc, "http upgrade: the exchange is %s",
-                              rc == WIRE_ECLOSED ? "http_srv_gone" : "answered");
+                              rc == WIRE_ECLOSED ? "gone" : "answered");
     struct http_srv *e = x->e;
     if (!e->ps.head.upgrade || x->rs >= R_SENT)
         return wire_error_set(err, WIRE_ESTATE, "http upgrade: %s",
