@@ -620,6 +620,84 @@ END_TEST
 
 /* ---- the server part ---- */
 
+/* The server reads the common request form without jansson building the
+ * whole request (only the params are parsed), and hands anything outside
+ * that form to jansson whole.  Whichever way a text goes, the answer must
+ * be what jansson's reading of the whole text means: each text below is
+ * either a valid request to "echo" or not JSON at all, and the answer
+ * expected is worked out from json_loadb() of the text. */
+START_TEST(test_server_plain_form)
+{
+    static const char *const texts[] = {
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[42,23],\"id\":1}",
+        " { \"jsonrpc\" : \"2.0\" ,\t\"method\" : \"echo\" , \"params\" : [ 1 , 2 ] , \"id\" : 3 } ",
+        "{\"id\":4,\"params\":{\"a\":[1,{\"b\":null}]},\"method\":\"echo\",\"jsonrpc\":\"2.0\"}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"a]\\\"}{[\",{\"k\":\"v\\\\\"}],\"id\":5}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"\\u00e9\\n\",\"\xc3\xa9\"],\"id\":6}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[[[[[[1]]]]]],\"id\":7}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[],\"id\":\"a\\\"b\"}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[],\"id\":\"\xc3\xa9t\xc3\xa9\"}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"ec\\u0068o\",\"params\":[8],\"id\":8}",
+        "{\"jsonrpc\":\"2\\u002e0\",\"method\":\"echo\",\"params\":[9],\"id\":9}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":123456789012345678}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1234567890123456789}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":-123456789012345678}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":-0}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":0}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1e3}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":2.50}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":null}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":\"\"}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1]}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"\\\\\"],\"id\":10}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1,2,\"x\",true,false,null,1.5,-2e-3],\"id\":11}",
+        /* not JSON: each must get the parse error, whatever the reader */
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1,2,\"id\":12}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":13,}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1,},\"id\":14}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1]],\"id\":15}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":007}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":16}x",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"method\":\"echo\",\"id\":17}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"\x01\"],\"id\":18}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"\xff\"],\"id\":19}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":nul}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":12345678901234567890123}",
+        "{\"jsonrpc\":\"2.0\" \"method\":\"echo\",\"id\":20}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[01],\"id\":21}",
+    };
+    const char *parse_error = "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,"
+                              "\"message\":\"Parse error\"},\"id\":null}";
+    struct rt r;
+    rt_new(&r, FR_LINES);
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        const char *t = texts[i];
+        json_t *whole = json_loadb(t, strlen(t), JSON_DECODE_ANY |
+                                   JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+        char *want = NULL;
+        if (whole == NULL) {
+            want = strdup(parse_error);
+        } else if (json_object_get(whole, "id") != NULL) {
+            json_t *params = json_object_get(whole, "params");
+            json_t *w = json_pack("{s:s,s:O,s:O}", "jsonrpc", "2.0", "result",
+                                  params != NULL ? params : json_null(), "id",
+                                  json_object_get(whole, "id"));
+            ck_assert_ptr_nonnull(w);
+            want = json_dumps(w, JSON_COMPACT | JSON_ENCODE_ANY);
+            json_decref(w);
+        }
+        rt_feed(&r, t, 0);
+        char ctx[64];
+        snprintf(ctx, sizeof(ctx), "text %zu", i);
+        expect_one(&r, want, ctx);
+        free(want);
+        json_decref(whole);
+    }
+    rt_free(&r);
+}
+END_TEST
+
 START_TEST(test_server_ids)
 {
     static const struct vec v[] = {
@@ -1672,6 +1750,7 @@ jsonrpc_suite(void)
     tcase_add_test(tc, test_spec_server);
     tcase_add_test(tc, test_spec_client);
     tc = unit_tcase(s, "server");
+    tcase_add_test(tc, test_server_plain_form);
     tcase_add_test(tc, test_server_ids);
     tcase_add_test(tc, test_server_later);
     tcase_add_test(tc, test_server_after_close);

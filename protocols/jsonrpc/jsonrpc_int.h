@@ -131,6 +131,11 @@ json_t *jr_error_response(json_t *id, int code, const char *message,
  * response is owed, and will be written later. */
 bool jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
                        struct jr_inbatch *batch, size_t slot);
+/* The same for a request already checked: `id` (NULL: a notification; a
+ * string, number or null), `method` (a string) and `params` (NULL, an
+ * array or an object), all borrowed. */
+bool jr_server_dispatch(struct wire_jsonrpc *rpc, json_t *id, json_t *method,
+                        json_t *params, struct jr_inbatch *batch, size_t slot);
 /* After a batch's members were dispatched (the dispatcher's count still
  * held): will the batch's array be written later? */
 bool jr_inbatch_owed(const struct jr_inbatch *b);

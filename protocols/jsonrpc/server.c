@@ -213,6 +213,13 @@ jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
                 jr_error_response(rid, WIRE_JSONRPC_INVALID_REQUEST, NULL, NULL));
         return false;
     }
+    return jr_server_dispatch(rpc, id, method, params, b, slot);
+}
+
+bool
+jr_server_dispatch(struct wire_jsonrpc *rpc, json_t *id, json_t *method,
+                   json_t *params, struct jr_inbatch *b, size_t slot)
+{
     const struct wire_jsonrpc_method *m = find_method(rpc, method);
     if (m == NULL) {
         if (id != NULL) /* a notification gets nothing, not even this */
