@@ -19,8 +19,7 @@
 
 #define WIRE_UNUSED(x) ((void)(x))
 
-#define wire_container_of(ptr, type, member)                                  \
-    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+/* wire_container_of: <wire/transport_impl.h> */
 
 /* ---- transport state (struct wire_transport.flags) ---- */
 #define WIRE_T_STARTED      (1u << 0)  /* connection_made delivered */

@@ -35,9 +35,8 @@ struct twin {
 static int live_twins;
 static bool twins_freed;
 
-/* From the embedded node back to the twin (container_of). */
-#define TWIN_OF(node) \
-    ((struct twin *)(void *)((char *)(node) - offsetof(struct twin, deliver)))
+/* From the embedded node back to the twin. */
+#define TWIN_OF(node) wire_container_of(node, struct twin, deliver)
 
 static void
 schedule_deliver(struct twin *s)

@@ -3,12 +3,27 @@
  * libwire — endpoints: one string picks a transport.
  *
  * `tcp://host:port`   `tcp://[::1]:port`   `unix:/path`   `unix:@abstract`
- * `mem:NAME`
+ * `mem:NAME`   `tls://host:port` (<wire/tls.h>)
  *
- * Query parameters follow a '?' (tcp://h:p?timeout=5000&nodelay=0).
+ * and, to connect only: `stdio:` (<wire/pipe.h>), `exec:command args`
+ * (<wire/subprocess.h>), `serial:/dev/tty...` (<wire/serial.h>),
+ * `file:/in?out=/out` (<wire/file.h>).
+ *
+ * Query parameters follow a '?' (tcp://h:p?timeout=5000&nodelay=0); an
+ * unknown one is refused with WIRE_EENDPOINT naming the known ones.
  * wire_connect() dials an endpoint and starts a protocol on it;
  * wire_listen() serves one, asking a factory for a protocol per
  * connection.  A server owns its connections like a nursery.
+ *
+ * Every scheme that makes connections, for wire_connect() and
+ * wire_listen() alike, also takes `trace=`: `trace=1` (or yes, true, on,
+ * or an empty value) puts a trace layer (<wire/trace.h>) on top of each
+ * connection's stack, writing one line per event to stderr; `trace=raw`
+ * puts it under TLS instead, showing the records; `trace=both` does both
+ * (for schemes other than tls:// both mean 1); `trace=0` turns it off.  A
+ * dialled connection is labelled with the endpoint up to its query, an
+ * accepted one with the server's address and `#N`.  Any other value fails
+ * with WIRE_EENDPOINT.
  */
 #ifndef WIRE_ENDPOINT_H
 #define WIRE_ENDPOINT_H

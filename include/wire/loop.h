@@ -55,8 +55,11 @@ WIRE_EXPORT struct wire_loop *wire_loop_new(void);
 WIRE_EXPORT void wire_loop_free(struct wire_loop *loop);
 
 /**
- * Run until nothing is left to do (no open transport, server, pending
- * timer or call-soon entry, no hold) or wire_loop_stop() is called.  All
+ * Run until nothing is left to do (no transport waiting on a file
+ * descriptor, no server, pending timer or call-soon entry, no hold) or
+ * wire_loop_stop() is called.  An idle memory pair or string transport
+ * waits on nothing, so it does not keep the loop running: use
+ * wire_loop_hold() or wire_loop_run_until() while only those are open.  All
  * callbacks run from inside this call, on the calling thread.  Returns 0,
  * or WIRE_EINVAL if the libevent backend failed.
  */

@@ -20,9 +20,17 @@
 #include <wire/transport.h>
 #include <wire/endpoint.h>
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** The struct of `type` whose member `member` is at `ptr`: how a transport
+ *  or a layer gets back to its own struct from the struct wire_transport
+ *  or struct wire_layer it embeds (the hooks receive those). */
+#define wire_container_of(ptr, type, member)                                  \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /** Capabilities a transport declares (struct wire_transport_ops.caps). */
 enum wire_transport_caps {
