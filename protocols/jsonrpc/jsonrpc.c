@@ -297,7 +297,7 @@ sc_value(struct scan *s)
  * none or it is not one of those).
  */
 static int
-scan_id(const void *data, size_t len, json_t **id)
+scan_id_in(const void *data, size_t len, json_t **id)
 {
     struct scan s = {data, len, 0};
     *id = NULL;
@@ -350,6 +350,21 @@ scan_id(const void *data, size_t len, json_t **id)
     if (*id == NULL)
         *id = json_null();
     return SCAN_OBJECT;
+}
+
+/* The id of a message too large to parse: SCAN_OBJECT with `*id` (null
+ * when it has none or an invalid one), SCAN_ARRAY, or SCAN_UNREADABLE
+ * with `*id` NULL (an id read before the text turned out unreadable is
+ * dropped). */
+static int
+scan_id(const void *data, size_t len, json_t **id)
+{
+    int kind = scan_id_in(data, len, id);
+    if (kind == SCAN_UNREADABLE) {
+        json_decref(*id);
+        *id = NULL;
+    }
+    return kind;
 }
 
 static void
