@@ -170,8 +170,12 @@ chunk_frame(struct wire_transport *t, const struct iovec *iov, int iovcnt,
     if (!c->unchecked && payload_has_delim(c, iov, iovcnt))
         return WIRE_EINVAL;
     /* Lines that accept "\r\n" drop one '\r' before the delimiter: a
-     * payload ending in '\r' written with a bare "\n" would lose it. */
-    if (!c->unchecked && c->strip_cr && c->wdelim[0] != '\r' &&
+     * payload ending in '\r' would lose it whenever the delimiter the
+     * peer finds comes right after the payload, that is unless the write
+     * delimiter is longer and brings its own '\r' ("\r\n" after "\n").
+     * A read delimiter that itself starts with '\r' ("\r\n" with
+     * strip_cr) is no exception: "x\r" + "\r\n" reads back as "x". */
+    if (!c->unchecked && c->strip_cr && c->wdlen <= c->dlen &&
         last_byte(iov, iovcnt) == '\r')
         return WIRE_EINVAL;
     f->tail = c->wdelim;

@@ -231,6 +231,19 @@ START_TEST(test_lines_write)
     ck_assert_int_eq(wire_line_write(log3.t, "a\r"), 0);
     ck_assert_str_eq(unit_output(st), "a\r\r\n");
     stack_free(st, &log3);
+
+    /* A "\r\n" delimiter with strip_cr: the delimiter's own '\r' does
+     * not protect the payload's, "x\r" + "\r\n" reads back as "x"
+     * (found by tests/fuzz/fuzz_lines). */
+    struct rec_log log4 = {0};
+    c = chunk_cfg("\r\n", 0);
+    c.co.strip_cr = true;
+    st = stack_new(&c, &log4);
+    ck_assert_int_eq(wire_chunk_write(log4.t, "x\r", 2), WIRE_EINVAL);
+    ck_assert_int_eq(wire_chunk_write(log4.t, "\r", 1), WIRE_EINVAL);
+    ck_assert_int_eq(wire_chunk_write(log4.t, "\rx", 2), 0);
+    ck_assert_str_eq(unit_output(st), "\rx\r\n");
+    stack_free(st, &log4);
 }
 END_TEST
 

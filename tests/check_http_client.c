@@ -851,6 +851,24 @@ START_TEST(test_malformed)
     ck_assert_int_eq(k.close_code, WIRE_EPROTO);
     ck_assert_contains(k.close_msg, "response to request 1");
     cli_free(&k);
+
+    /* A status of fewer than three digits, which llhttp takes, never
+     * reaches the application (found by tests/fuzz/fuzz_http_client). */
+    static const char *const short_status[] = {"HTTP/1.1 2 OK\r\n\r\n",
+                                               "HTTP/1.1 20 OK\r\n\r\n"};
+    for (size_t i = 0; i < 2; i++) {
+        struct rsp s2 = {0};
+        cli_open(&k, NULL);
+        ck_assert_int_eq(wire_http_request_end(req(&k, "GET", "/", &s2, 1)), 0);
+        ck_assert_int_eq(wire_string_transport_feed(k.st, short_status[i],
+                                                    strlen(short_status[i])),
+                         0);
+        wire_string_transport_step(k.st);
+        ck_assert_int_eq(s2.status, 0);
+        ck_assert_int_eq(k.close_code, WIRE_EPROTO);
+        ck_assert_contains(k.close_msg, "not three digits");
+        cli_free(&k);
+    }
 }
 END_TEST
 

@@ -502,7 +502,9 @@ resume_held(struct wire_http_client *c)
     size_t len = c->held_len;
     c->held = NULL;
     c->held_len = 0;
-    cli_process(c, buf, len, true);
+    /* Nothing held leaves `held` NULL; cli_process steps its pointer,
+     * and NULL + 0 is undefined behaviour. */
+    cli_process(c, buf != NULL ? buf : "", len, true);
     free(buf);
     if (c->dead || c->detached || body_paused(c) || c->t == NULL)
         return;
@@ -521,7 +523,7 @@ do_eof(struct wire_http_client *c)
 {
     c->eof_pending = false;
     if (!c->dead && !c->detached) {
-        cli_process(c, NULL, 0, true);
+        cli_process(c, "", 0, true); /* not NULL: see resume_held */
         if (!c->dead && !c->detached && !http_parse_idle(&c->ps)) {
             unsigned seq = c->first != NULL ? c->first->seq : 0;
             if (http_parse_eof(&c->ps) < 0 && !c->dead)

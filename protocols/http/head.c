@@ -300,6 +300,12 @@ on_headers_complete(llhttp_t *p)
     if (p->http_major != 1)
         return fail(ps, 505, "HTTP version %d.%d is not supported", p->http_major,
                     p->http_minor);
+    /* llhttp takes a status of one or two digits ("HTTP/1.1 2"); a status
+     * code is three (RFC 9112 4), and the owner's rules (1xx, 204, 304)
+     * need a real one. */
+    if (p->type == HTTP_RESPONSE && (p->status_code < 100 || p->status_code > 999))
+        return fail(ps, 400, "status code %d is not three digits",
+                    (int)p->status_code);
     if (ps->head.content_length > 0 &&
         (uint64_t)ps->head.content_length > ps->limits.max_body)
         return fail(ps, 413, "a body of %lld bytes is over the limit of %llu",

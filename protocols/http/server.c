@@ -477,7 +477,9 @@ run(struct http_srv *e, const char *data, size_t len)
     for (;;) {
         struct wire_http_exchange *x = e->x;
         bool direct = len > 0;
-        const char *src = direct ? data : e->in + e->in_off;
+        /* Nothing buffered yet leaves `in` NULL, and NULL + 0 is
+         * undefined behaviour. */
+        const char *src = direct ? data : e->in != NULL ? e->in + e->in_off : "";
         size_t avail = direct ? len : e->in_len;
         if (http_srv_finishable(x)) {
             bool close = x->will_close;
