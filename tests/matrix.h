@@ -142,9 +142,12 @@ struct mx_cell {
     enum mx_mode mode;
     struct conf_ctx *c;
     const struct matrix_proto *row;
-    char label[96];            /* "row over transport" */
+    char label[160];           /* "row over transport" (and the fault
+                                  seed under WIRE_TEST_FAULT) */
     char case_name[96];
     uint64_t seed;
+    uint64_t fault_seed;       /* WIRE_TEST_FAULT's seed, when set */
+    bool fault;                /* a fault layer under both stacks */
     long t0;                   /* when the cell began (ms) */
     size_t *sizes;             /* the plan: one size per message */
     size_t n, cap;

@@ -54,6 +54,7 @@ Suite *content_length_suite(void);
 Suite *jsonrpc_suite(void);
 Suite *trace_suite(void);
 Suite *record_suite(void);
+Suite *fault_suite(void);
 
 /* The seed of every suite's random splits: WIRE_TEST_SEED when set, else
  * chosen once per run (before the runner forks) and printed on failure. */

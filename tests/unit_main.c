@@ -46,6 +46,7 @@ main(void)
     srunner_add_suite(sr, jsonrpc_suite());
     srunner_add_suite(sr, trace_suite());
     srunner_add_suite(sr, record_suite());
+    srunner_add_suite(sr, fault_suite());
     (void)unit_seed(); /* chosen before the runner forks */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -28,5 +28,6 @@
 #include <wire/jsonrpc.h>
 #include <wire/trace.h>
 #include <wire/record.h>
+#include <wire/fault.h>
 
 #endif /* WIRE_WIRE_H */
