@@ -58,6 +58,21 @@ echo_data(struct wire_protocol *p, const void *data, size_t len)
     wire_transport_write(((struct echo *)p)->t, data, len);
 }
 
+/* Flow control: a peer that sends but does not read its echo fills our
+ * write buffer; stop reading from it until the echo drains, so memory
+ * stays bounded by the watermarks instead of growing with what it sends. */
+static void
+echo_pause_writing(struct wire_protocol *p)
+{
+    wire_transport_pause_reading(((struct echo *)p)->t);
+}
+
+static void
+echo_resume_writing(struct wire_protocol *p)
+{
+    wire_transport_resume_reading(((struct echo *)p)->t);
+}
+
 static bool
 echo_eof(struct wire_protocol *p)
 {
@@ -82,6 +97,8 @@ static const struct wire_protocol_ops echo_ops = {
     .connection_made = echo_made,
     .data_received = echo_data,
     .eof_received = echo_eof,
+    .pause_writing = echo_pause_writing,
+    .resume_writing = echo_resume_writing,
     .connection_lost = echo_lost,
     .destroy = echo_destroy,
 };

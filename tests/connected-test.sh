@@ -182,9 +182,11 @@ check("echo file: no input: OUT is empty", "file", read_file(path("stale")) == b
 
 # ---- echo-server exec: ----
 
-# The child writes the data, closes its stdout (our EOF), then keeps what
-# we echo into its stdin in a file; it exits 0 at the EOF we send.
-r = Run([SRV, "exec:sh -c 'cat \"$0\"; exec >&-; cat >\"$1\"' %s %s" % (IN, path("xout"))])
+# The child writes the data and closes its stdout (our EOF) while a
+# background cat keeps what we echo into its stdin in a file (read as it
+# is written: echo-server stops reading from a peer whose echo is not
+# being read, as any bounded server must); it exits 0 at the EOF we send.
+r = Run([SRV, "exec:sh -c 'exec 3<&0; cat <&3 >\"$1\" & exec 3<&-; cat \"$0\"; exec >&-; wait' %s %s" % (IN, path("xout"))])
 clean_exit("echo exec:...: exit 0, nothing printed", r, "exec", b"")
 check("echo exec: the child got its bytes back", "exec", read_file(path("xout")) == data,
       "output differs", r.err)
