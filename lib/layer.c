@@ -350,14 +350,25 @@ below_lost(struct wire_protocol *p, const struct wire_error *err)
     l->lower = NULL;
     if (l->lops->lost != NULL && (l->lflags & L_STARTED))
         l->lops->lost(l, err);
+    struct wire_error early = {0};
     if (!(l->lflags & L_STARTED) && l->upper != NULL) {
         /* The connection ended before the layer was up (during a
          * handshake): start the protocol above anyway, so that its
-         * connection_lost tells it why. */
+         * connection_lost tells it why -- never as a clean end, since
+         * it never had a working connection. */
         wire_layer_start(l);
+        if (err == NULL) {
+            wire_error_set(&early, WIRE_EINCOMPLETE,
+                           "%s: the connection ended before the layer was "
+                           "up (during its handshake)",
+                           l->lops->transport.name != NULL
+                               ? l->lops->transport.name : "layer");
+            err = &early;
+        }
     }
     if (l->lflags & L_STARTED)
         wire_impl_lost(&l->above, err);
+    wire_error_clear(&early);
 }
 
 static void

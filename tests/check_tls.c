@@ -1211,6 +1211,32 @@ START_TEST(test_config_value_errors)
 }
 END_TEST
 
+/* The transport below closes cleanly before the handshake is done: the
+ * protocol above never had a working connection, so its end is an error
+ * (WIRE_EINCOMPLETE), not a clean close. */
+START_TEST(test_close_below_during_handshake)
+{
+    struct wire_tls_config *sc = server_cfg(certs.server_cert, certs.server_key);
+    struct rec_log up = {0};
+    struct wire_error err = {0};
+    struct wire_protocol *layer = wire_tls_server_layer_new(rec_new(&up), sc, &err);
+    ck_assert_msg(layer != NULL, "%s", err.message);
+    struct wire_transport *st = wire_string_transport_new(layer);
+    ck_assert_ptr_nonnull(st);
+    wire_transport_close(st);
+    while (wire_string_transport_step(st) > 0)
+        ;
+    ck_assert_int_eq(up.lost, 1);
+    ck_assert(!up.lost_null);
+    ck_assert_int_eq(up.lost_code, WIRE_EINCOMPLETE);
+    ck_assert_contains(up.lost_msg, "handshake");
+    wire_string_transport_free(st);
+    ck_assert_int_eq(unit_live_protocols, 0);
+    rec_log_free(&up);
+    wire_tls_config_unref(sc);
+}
+END_TEST
+
 /* A tls:// connect whose layer cannot be made (a server name longer than
  * SNI allows) fails at once, and the protocol stays the caller's, as
  * wire_connect() promises: nothing destroyed it. */
@@ -1565,6 +1591,7 @@ tls_suite(void)
     tcase_add_test(tc, test_config_value_errors);
     tcase_add_test(tc, test_config_from_params);
     tcase_add_test(tc, test_connect_layer_error_keeps_protocol);
+    tcase_add_test(tc, test_close_below_during_handshake);
     tc = tls_tcase(s, "renegotiation");
     tcase_add_test(tc, test_renegotiation_refused_client);
     tcase_add_test(tc, test_renegotiation_refused_server);
