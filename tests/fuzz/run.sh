@@ -55,7 +55,10 @@ for name in "$@"; do
         done
     done
     echo "== fuzz_$name: ${seconds}s, $(ls "$work/corpus" | wc -l) seeds, -max_len=$max_len"
-    "$prog" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
+    # FUZZ_SEED fixes libFuzzer's random seed (CI sets it, so a run
+    # explores the same inputs in the same order and a finding there can
+    # be replayed); unset, every run explores afresh.
+    "$prog" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
         -rss_limit_mb=2048 -malloc_limit_mb=2048 -detect_leaks=1 \
         -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
         "$work/corpus" >"$work/log" 2>&1
