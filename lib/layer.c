@@ -262,6 +262,15 @@ wire_layer_hook_get_info(struct wire_transport *t, int key, void *out,
     return WIRE_ENOTSUP; /* the core forwards to `lower` */
 }
 
+int
+wire_layer_hook_hint_reply(struct wire_transport *t, enum wire_reply_hint hint)
+{
+    struct wire_layer *l = layer_of(t);
+    if (l->lower == NULL)
+        return WIRE_ECLOSED;
+    return wire_transport_hint_reply(l->lower, hint);
+}
+
 void
 wire_layer_hook_free(struct wire_transport *t)
 {

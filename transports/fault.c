@@ -734,17 +734,6 @@ fault_destroy(struct wire_layer *l)
     free(f);
 }
 
-/* A reply hint is the business of the transport that delivered the
- * message, which is below: pass it on. */
-static int
-fault_hint_reply(struct wire_transport *t, enum wire_reply_hint hint)
-{
-    struct wire_layer *l = wire_container_of(t, struct wire_layer, above);
-    if (l->lower == NULL)
-        return WIRE_ECLOSED;
-    return wire_transport_hint_reply(l->lower, hint);
-}
-
 /* The transport below's loss, seen on the helper's protocol: a clean end
  * waits for the input held above it (see finish_lost); an error drops it,
  * as a reset drops what is in flight. */
@@ -866,7 +855,7 @@ wire_fault_layer_new(struct wire_protocol *upper,
     f->lops.transport.read_stop = fault_read_stop;
     f->lops.transport.write = fault_write;
     f->lops.transport.want_write = fault_want_write;
-    f->lops.transport.hint_reply = fault_hint_reply;
+    f->lops.transport.hint_reply = wire_layer_hook_hint_reply;
     struct wire_protocol *below = wire_layer_init(&f->l, &f->lops, upper);
     /* The helper's protocol, with the transport below's pause_writing and
      * resume_writing seen on their way in; the rest is the helper's. */

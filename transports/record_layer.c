@@ -199,15 +199,6 @@ rl_frame(struct wire_transport *t, const struct iovec *iov, int iovcnt,
     return 0;
 }
 
-static int
-rl_hint_reply(struct wire_transport *t, enum wire_reply_hint hint)
-{
-    struct wire_layer *l = wire_container_of(t, struct wire_layer, above);
-    if (l->lower == NULL)
-        return WIRE_ECLOSED;
-    return wire_transport_hint_reply(l->lower, hint);
-}
-
 static const struct wire_layer_ops record_ops = {
     .transport = {
         .name = "record", .caps = WIRE_CAP_HALF_CLOSE_IF_LOWER,
@@ -220,7 +211,7 @@ static const struct wire_layer_ops record_ops = {
         .get_info = wire_layer_hook_get_info,
         .free = wire_layer_hook_free,
         .frame = rl_frame,
-        .hint_reply = rl_hint_reply,
+        .hint_reply = wire_layer_hook_hint_reply,
     },
     .made = rl_made,
     .recv = rl_recv,

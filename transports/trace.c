@@ -494,17 +494,6 @@ trace_read_start(struct wire_transport *t)
     wire_layer_hook_read_start(t);
 }
 
-/* A reply hint is the business of the transport that delivered the
- * message, which is below: pass it on. */
-static int
-trace_hint_reply(struct wire_transport *t, enum wire_reply_hint hint)
-{
-    struct wire_layer *l = wire_container_of(t, struct wire_layer, above);
-    if (l->lower == NULL)
-        return WIRE_ECLOSED;
-    return wire_transport_hint_reply(l->lower, hint);
-}
-
 /* The transport below's flow control, seen on the helper's protocol. */
 static void
 trace_below_pause_writing(struct wire_protocol *p)
@@ -570,7 +559,7 @@ trace_new(struct wire_protocol *upper, const struct wire_trace_opts *opts,
     tl->lops = trace_ops_template;
     tl->lops.transport.read_start = trace_read_start;
     tl->lops.transport.read_stop = trace_read_stop;
-    tl->lops.transport.hint_reply = trace_hint_reply;
+    tl->lops.transport.hint_reply = wire_layer_hook_hint_reply;
     struct wire_protocol *below = wire_layer_init(&tl->l, &tl->lops, upper);
     /* The helper's protocol, with the transport below's pause_writing and
      * resume_writing reported on their way in (the helper has no hook for

@@ -341,6 +341,14 @@ WIRE_EXPORT void wire_layer_hook_close(struct wire_transport *t, bool abort);
  *  below by the core.  Use through WIRE_LAYER_TRANSPORT_OPS. */
 WIRE_EXPORT int wire_layer_hook_get_info(struct wire_transport *t, int key,
                                          void *out, size_t len);
+/** A ready ops->hint_reply for a layer that carries bytes without reading
+ *  messages (trace, record, fault): a reply hint is the business of the
+ *  transport that delivered the message, which is below, so it is passed
+ *  on; WIRE_ECLOSED once the transport below is gone.  Not part of
+ *  WIRE_LAYER_TRANSPORT_OPS: a layer that reads messages answers hints
+ *  itself or leaves the hook NULL. */
+WIRE_EXPORT int wire_layer_hook_hint_reply(struct wire_transport *t,
+                                           enum wire_reply_hint hint);
 /** Layer hook for ops->free: release held input, the reference on the
  *  transport below and a protocol above never started, then call the
  *  layer's `destroy`.  Use through WIRE_LAYER_TRANSPORT_OPS. */
