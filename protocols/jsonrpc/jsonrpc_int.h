@@ -27,6 +27,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* How every JSON text is parsed: any top-level value, repeated members
+ * refused, NUL allowed in strings (so it can be refused by name). */
+#define JR_PARSE_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+
+/* JSON's whitespace. */
+static inline bool
+jr_is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* A message written before the connection was made. */
 struct jr_out {
     struct jr_out *next;
@@ -134,6 +145,12 @@ bool jr_server_request(struct wire_jsonrpc *rpc, json_t *req,
 /* The same for a request already checked: `id` (NULL: a notification; a
  * string, number or null), `method` (a string) and `params` (NULL, an
  * array or an object), all borrowed. */
+/* plain.c: dispatch `d` (a server's incoming message of `len` bytes) if
+ * it is a single request in the plain form, setting `*owed` as
+ * jr_server_request does; false, having done nothing, for anything else
+ * (which then goes to jansson whole). */
+bool jr_fast_request(struct wire_jsonrpc *rpc, const unsigned char *d,
+                     size_t len, bool *owed);
 bool jr_server_dispatch(struct wire_jsonrpc *rpc, json_t *id, json_t *method,
                         json_t *params, struct jr_inbatch *batch, size_t slot);
 /* After a batch's members were dispatched (the dispatcher's count still
