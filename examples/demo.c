@@ -49,12 +49,8 @@
 #define _GNU_SOURCE /* ptsname_r */
 #include <wire/wire.h>
 
-#include <openssl/bn.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
+#include "demo-certs.h"
+
 
 #include <dirent.h>
 #include <errno.h>
@@ -733,80 +729,12 @@ serve_stdio(void)
     return row.failed ? 1 : 0;
 }
 
-/* ---- a throwaway certificate authority, for the TLS rows ---- */
+/* ---- TLS: the configurations over a throwaway CA ---- */
 
-static bool
-add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-    X509_EXTENSION *e = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
-    bool ok = e != NULL && X509_add_ext(x, e, -1) == 1;
-    X509_EXTENSION_free(e);
-    return ok;
-}
-
-/* A certificate for `key` named CN=`cn`, valid from an hour ago for a
- * day: a CA when `ca` is NULL (self-signed), else a server certificate
- * for localhost and 127.0.0.1 signed by `ca`. */
-static X509 *
-make_cert(const char *cn, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key)
-{
-    X509 *x = X509_new();
-    BIGNUM *serial = BN_new();
-    bool ok = x != NULL && serial != NULL &&
-              X509_set_version(x, X509_VERSION_3) &&
-              BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) &&
-              BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) != NULL &&
-              X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL &&
-              X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600) != NULL &&
-              X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-                                         MBSTRING_UTF8,
-                                         (const unsigned char *)cn, -1, -1,
-                                         0) &&
-              X509_set_issuer_name(x, X509_get_subject_name(ca ? ca : x)) &&
-              X509_set_pubkey(x, key);
-    BN_free(serial);
-    X509V3_CTX ctx;
-    X509V3_set_ctx(&ctx, ca ? ca : x, x, NULL, NULL, 0);
-    if (ok && ca == NULL)
-        ok = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE") &&
-             add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-             add_ext(x, &ctx, NID_subject_key_identifier, "hash");
-    else if (ok)
-        ok = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") &&
-             add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") &&
-             add_ext(x, &ctx, NID_ext_key_usage, "serverAuth") &&
-             add_ext(x, &ctx, NID_subject_alt_name,
-                     "DNS:localhost,IP:127.0.0.1") &&
-             add_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
-             add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
-    if (ok && X509_sign(x, ca_key ? ca_key : key, EVP_sha256()) > 0)
-        return x;
-    X509_free(x);
-    return NULL;
-}
-
-/* Write a certificate (or, when `x` is NULL, a private key) as PEM to a
- * new file, readable by us only. */
-static bool
-write_pem(const char *path, X509 *x, EVP_PKEY *key)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (f == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return false;
-    }
-    bool ok = x != NULL ? PEM_write_X509(f, x) == 1
-                        : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL,
-                                               NULL) == 1;
-    return fclose(f) == 0 && ok;
-}
-
-/* Make the CA and the server's certificate in `dir`, and the TLS
- * configurations: the server's presents its certificate, the client's
- * trusts our CA only (and verifies, as it does by default).  On failure
- * tls_problem says why. */
+/* Make the CA and the server's certificate in `dir` (demo-certs.c), and
+ * the TLS configurations: the server's presents its certificate, the
+ * client's trusts our CA only (and verifies, as it does by default).  On
+ * failure tls_problem says why. */
 static void
 make_tls(const char *dir)
 {
@@ -814,26 +742,8 @@ make_tls(const char *dir)
     snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", dir);
     snprintf(cert_pem, sizeof(cert_pem), "%s/server.pem", dir);
     snprintf(key_pem, sizeof(key_pem), "%s/server-key.pem", dir);
-    EVP_PKEY *ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    X509 *ca = ca_key != NULL ? make_cert("libwire demo CA", ca_key, NULL, NULL)
-                              : NULL;
-    X509 *cert = ca && key ? make_cert("localhost", key, ca, ca_key) : NULL;
-    if (cert == NULL) {
-        snprintf(tls_problem, sizeof(tls_problem), "making certificates: %s",
-                 ERR_reason_error_string(ERR_get_error()));
-    } else if (!write_pem(ca_pem, ca, NULL) ||
-               !write_pem(cert_pem, cert, NULL) ||
-               !write_pem(key_pem, NULL, key)) {
-        snprintf(tls_problem, sizeof(tls_problem), "writing certificates in "
-                 "%s: %s", dir, strerror(errno));
-    }
-    X509_free(ca);
-    X509_free(cert);
-    EVP_PKEY_free(ca_key);
-    EVP_PKEY_free(key);
-    ERR_clear_error();
-    if (tls_problem[0] != '\0')
+    if (!demo_make_certs(ca_pem, cert_pem, key_pem, tls_problem,
+                         sizeof(tls_problem)))
         return;
     struct wire_error err = {0};
     if ((tls_server = wire_tls_config_new(true, &err)) == NULL ||
