@@ -402,7 +402,8 @@ start_nginx() {
         server_tokens off;
         default_type text/plain;
         location / { return 404; }
-        location = /hello { return 200 \"hello\"; }"
+        location = /hello { return 200 \"hello\"; }
+        location /static/ { alias $HTTP_WWW/; sendfile on; tcp_nopush on; }"
         else
             server="
         listen 127.0.0.1:$PORT ssl backlog=4096;
@@ -494,6 +495,32 @@ run_tls_hs() {
 
 # ---- HTTP ----
 
+# The static files of the HTTP file row: HTTP_WWW/file1m, 1 MiB of random
+# bytes, made once per run (http_www).  nginx serves the directory at
+# /static/ with `sendfile on`, bench/wire_http with --root HTTP_WWW.
+HTTP_WWW=$BENCH_TMP/www
+HTTP_FILE_BYTES=1048576
+http_www() {
+    [[ -s $HTTP_WWW/file1m ]] && return 0
+    mkdir -p "$HTTP_WWW"
+    head -c "$HTTP_FILE_BYTES" /dev/urandom >"$HTTP_WWW/file1m"
+}
+
+# http_check_file PORT PATH: one GET of PATH with curl, which must get
+# 200 and the bytes of HTTP_WWW/file1m; sets HTTP_HEAD_BYTES.  Without
+# curl nothing is checked.
+http_check_file() {
+    local port=$1 line code
+    HTTP_HEAD_BYTES=""
+    command -v curl >/dev/null 2>&1 || return 0
+    line=$(curl -s --max-time 5 -o "$BENCH_TMP/http.body" \
+        -w '%{http_code} %{size_header}' "http://127.0.0.1:$port$2") ||
+        die "curl got no answer on port $port"
+    read -r code HTTP_HEAD_BYTES <<<"$line"
+    [[ $code == 200 ]] && cmp -s "$BENCH_TMP/http.body" "$HTTP_WWW/file1m" ||
+        die "unexpected answer for $2 on port $port: $line"
+}
+
 # http_check PORT: one GET /hello with curl, which must get 200, "hello"
 # and Content-Type text/plain; sets HTTP_HEAD_BYTES (the response head,
 # status line to the blank line) and HTTP_BODY_BYTES.  Without curl
@@ -514,7 +541,9 @@ http_check() {
 # run_http SERVER: SERVER is "nginx" or a command (one word list) that
 # prints "port N" and serves GET /hello with 200 "hello" (text/plain),
 # keeping connections alive.  After one check with curl (http_check),
-# wrk runs `-t1 -c HTTP_CONNS -d HTTP_SECONDS` on /hello.  Server on
+# wrk runs `-t1 -c HTTP_CONNS -d HTTP_SECONDS` on /hello, or on
+# HTTP_PATH when it is set (a file under /static/, checked against
+# HTTP_WWW/file1m by http_check_file).  Server on
 # HTTP_SERVER_CPU, wrk on HTTP_CLIENT_CPU.  Runs RUNS times, each on a
 # fresh server; RESULT is the median requests per second (wrk's), RESULT2
 # the median server CPU microseconds per request (all its processes,
@@ -531,14 +560,18 @@ run_http() {
             tls_cmd "$1"
             PIN=$HTTP_SERVER_CPU start_server "$out" "${TLS_CMD[@]}"
         fi
-        http_check "$PORT"
+        if [[ ${HTTP_PATH:-/hello} == /hello ]]; then
+            http_check "$PORT"
+        else
+            http_check_file "$PORT" "$HTTP_PATH"
+        fi
         # shellcheck disable=SC2034 # read by bench/run
         HTTP_HEAD[$1]=$HTTP_HEAD_BYTES
         cpu0=$(tree_cpu_ns "$SERVER_PID")
         PIN=$HTTP_CLIENT_CPU pin_prefix
         # wrk stops itself after HTTP_SECONDS; timeout bounds a hang.
         timeout $((HTTP_SECONDS + 30)) "${PIN_PREFIX[@]}" wrk -t1 -c"$HTTP_CONNS" \
-            -d"${HTTP_SECONDS}s" "http://127.0.0.1:$PORT/hello" >"$wout" 2>&1 ||
+            -d"${HTTP_SECONDS}s" "http://127.0.0.1:$PORT${HTTP_PATH:-/hello}" >"$wout" 2>&1 ||
             { cat "$wout" >&2; die "wrk failed against: $1"; }
         cpu1=$(tree_cpu_ns "$SERVER_PID")
         kill_pid "$SERVER_PID"

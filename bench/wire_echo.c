@@ -4,11 +4,15 @@
  * port, prints "port N", echoes every byte (TCP_NODELAY is libwire's
  * default), raises RLIMIT_NOFILE to the hard limit, and exits 0 on SIGTERM
  * or SIGINT.  The echo protocol is eight lines: write back what arrives.
+ * With -w N it serves through N worker threads (wire_workers_start: one
+ * loop and one SO_REUSEPORT listener each; 0 is one per CPU) instead of
+ * one loop on the main thread, which then only waits for the signal.
  *
- * Usage: wire_echo
+ * Usage: wire_echo [-w N]
  */
 #include <wire/wire.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,14 +69,70 @@ poll_stop(void *arg)
         wire_loop_stop(loop);
 }
 
+static int
+echo_setup(void *arg, struct wire_loop *wloop, unsigned index,
+           struct wire_worker_service *svc, struct wire_error *err)
+{
+    (void)arg;
+    (void)wloop;
+    (void)index;
+    (void)err;
+    svc->factory = echo_new;
+    return 0;
+}
+
+/* Serve through `n` workers until SIGTERM or SIGINT.  The workers block
+ * every signal, so the main thread takes them with sigwait. */
+static int
+run_workers(int n)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct wire_workers_options o = {.count = n, .setup = echo_setup};
+    struct wire_workers *w = NULL;
+    struct wire_error err = {0};
+    if (wire_workers_start("tcp://127.0.0.1:0?backlog=4096", &o, &w, &err) < 0) {
+        fprintf(stderr, "wire_echo: %s\n", err.message);
+        wire_error_clear(&err);
+        return 1;
+    }
+    const char *addr = wire_workers_address(w);
+    printf("port %s\n", strrchr(addr, ':') + 1);
+    fflush(stdout);
+    int sig;
+    sigwait(&set, &sig);
+    wire_workers_stop(w, 0);
+    for (unsigned i = 0; i < wire_workers_count(w); i++)
+        fprintf(stderr, "wire_echo: worker %u accepted %llu connections\n", i,
+                (unsigned long long)wire_workers_accepted(w, i));
+    wire_workers_free(w);
+    return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
     struct rlimit rl;
+    int opt, workers = -1;
+    while ((opt = getopt(argc, argv, "w:")) != -1) {
+        char *end = NULL;
+        long n = opt == 'w' ? strtol(optarg, &end, 10) : -1;
+        if (end == NULL || end == optarg || *end != '\0' || n < 0 ||
+            n > WIRE_WORKERS_MAX) {
+            fprintf(stderr, "usage: wire_echo [-w WORKERS (0: one per CPU)]\n");
+            return 2;
+        }
+        workers = (int)n;
+    }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (workers >= 0)
+        return run_workers(workers);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -10,28 +10,68 @@
  * (bench/peer_http_evhttp.c), answering the same request with the same
  * Content-Type and body.
  *
- * Usage: wire_http
+ * With --root DIR it also serves GET /static/NAME, the file DIR/NAME
+ * (a plain name: no '/', not ".."), as examples/http-server.c does: its
+ * body goes by wire_http_response_write_file (sendfile(2) over TCP); the
+ * peer is nginx with `sendfile on` (bench/run-peers.sh).
+ *
+ * Usage: wire_http [--root DIR]
  */
 #include <wire/wire.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct wire_loop *loop;
+static int root_fd = -1;
+
+static void
+not_found(struct wire_http_exchange *x)
+{
+    static const char nf[] = "not found\n";
+    wire_http_respond(x, 404, "text/plain", nf, sizeof(nf) - 1);
+}
+
+static void
+serve_file(struct wire_http_exchange *x, const char *name)
+{
+    struct stat st;
+    int fd = strchr(name, '/') != NULL || strcmp(name, "..") == 0
+                 ? -1
+                 : openat(root_fd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        not_found(x);
+        return;
+    }
+    wire_http_response_start(x, 200, NULL);
+    wire_http_response_header(x, "Content-Type", "application/octet-stream");
+    if (wire_http_response_write_file(x, fd, 0, (size_t)st.st_size, NULL, NULL) < 0) {
+        close(fd);
+        wire_transport_abort(wire_http_exchange_transport(x));
+        return;
+    }
+    wire_http_response_end(x);
+}
 
 static void
 on_request(void *arg, struct wire_http_exchange *x)
 {
     (void)arg;
     const struct wire_http_head *h = wire_http_exchange_request(x);
-    if (strcmp(h->target, "/hello") == 0 &&
-        (strcmp(h->method, "GET") == 0 || strcmp(h->method, "HEAD") == 0)) {
+    bool get = strcmp(h->method, "GET") == 0 || strcmp(h->method, "HEAD") == 0;
+    if (strcmp(h->target, "/hello") == 0 && get) {
         wire_http_respond(x, 200, "text/plain", "hello", 5);
+    } else if (root_fd >= 0 && get && strncmp(h->target, "/static/", 8) == 0) {
+        serve_file(x, h->target + 8);
     } else {
-        static const char nf[] = "not found\n";
-        wire_http_respond(x, 404, "text/plain", nf, sizeof(nf) - 1);
+        not_found(x);
     }
 }
 
@@ -48,8 +88,18 @@ on_signal(void *arg, int signo)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--root") == 0) {
+        root_fd = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0) {
+            fprintf(stderr, "wire_http: --root %s: %s\n", argv[2], strerror(errno));
+            return 1;
+        }
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: wire_http [--root DIR]\n");
+        return 2;
+    }
     struct wire_error err = {0};
     struct wire_server *server = NULL;
     struct wire_signal *sigs[2] = {NULL, NULL};

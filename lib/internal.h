@@ -70,7 +70,10 @@ void **wire__loop_slot(struct wire_loop *loop, int which,
 #define WIRE__SLOT_MEM 0
 #define WIRE__SLOT_EXEC 1 /* exec: children to kill and reap at loop free */
 #define WIRE__SLOT_TLS 2  /* tls:// listeners: their configs */
-#define WIRE__SLOT_COUNT 3
+#define WIRE__SLOT_SOCK 3 /* tcp/unix: the socket poller (an epoll set);
+                           * last, so the slots before it may still close
+                           * sockets when the loop is freed */
+#define WIRE__SLOT_COUNT 4
 /* Take `node` off the run-soon queue (for an owner that must run or free
  * it now: a slot destructor at loop free).  Returns true when it was
  * queued and is not any more. */

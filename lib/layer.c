@@ -21,6 +21,7 @@
  * above's connection_lost) and one while `below` is alive.
  */
 #include "internal.h"
+#include "outq.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +46,10 @@ struct held_msg {
 struct wire__held {
     struct held_msg *head, *tail;
     bool eof;
+    /* The connection below ended (cleanly, or by the layer's own failure)
+     * while input was held: the end waits for that input to go up. */
+    bool end_pending;
+    struct wire_error *end_err; /* the end's error (NULL: a clean end) */
     struct wire_soon node;
     struct wire_layer *layer;
 };
@@ -83,6 +88,48 @@ held_empty(const struct wire_layer *l)
 }
 
 static void held_run(struct wire_soon *node);
+
+/* Deliver the end that waited for the held input (held_defer_end). */
+static void
+held_end(struct wire_layer *l)
+{
+    struct wire__held *h = l->held;
+    struct wire_error *e = h->end_err;
+    h->end_pending = false;
+    h->end_err = NULL;
+    wire_impl_lost(&l->above, e);
+    wire__error_free(e);
+}
+
+/*
+ * The connection below is ending (`err` NULL: cleanly) while input is
+ * held for a protocol above that paused reading.  That input came before
+ * the end, so it is not dropped: the end waits until the protocol above
+ * has taken it (on its resume), then comes as connection_lost with
+ * `err` (after the held EOF, if any).  Nothing written from now on can
+ * reach the peer, so writing is shut (writes return WIRE_ECLOSED) and
+ * what waited to be written is dropped, as a loss would; close or abort
+ * from above ends it at once.  Returns false, doing nothing, when no
+ * input is held (or the protocol above is ending anyway).
+ */
+static bool
+held_defer_end(struct wire_layer *l, const struct wire_error *err)
+{
+    struct wire_transport *above = &l->above;
+    if (!(l->lflags & L_STARTED) || held_empty(l) ||
+        (above->flags & (WIRE_T_LOST | WIRE_T_CLOSING)))
+        return false;
+    struct wire__held *h = l->held;
+    if (h->end_pending)
+        return true; /* the first end wins */
+    h->end_pending = true;
+    h->end_err = err != NULL && err->code != 0 ? wire__error_dup(err) : NULL;
+    above->flags |= WIRE_T_WRITE_SHUT;
+    above->flags &= ~WIRE_T_EOF_PENDING;
+    wire__set_want_write(above, false);
+    wire__outq_drop(above); /* may run write_ref / write_file callbacks */
+    return true;
+}
 
 static struct wire__held *
 held_get(struct wire_layer *l)
@@ -125,6 +172,11 @@ held_run(struct wire_soon *node)
         h->eof = false;
         wire_impl_eof(above);
     }
+    /* The input is all up: an end that waited for it comes now (also if
+     * the protocol above paused again in the last message). */
+    if (h->head == NULL && !h->eof && h->end_pending &&
+        !(above->flags & WIRE_T_LOST))
+        held_end(l);
     /* Anything left waits for the next resume (read_start). */
     wire_transport_unref(above);
 }
@@ -238,6 +290,18 @@ void
 wire_layer_hook_close(struct wire_transport *t, bool abort)
 {
     struct wire_layer *l = layer_of(t);
+    if (l->held != NULL && l->held->end_pending) {
+        /* Closed while an end waited (held_defer_end): that end's error
+         * is the connection's (the first failure wins); the input held
+         * for it goes with the protocol above. */
+        struct wire__held *h = l->held;
+        h->end_pending = false;
+        if (h->end_err != NULL) {
+            wire__error_free(t->lost_err);
+            t->lost_err = h->end_err;
+            h->end_err = NULL;
+        }
+    }
     if (l->lflags & L_FAILED)
         abort = true;
     if (l->lops->close != NULL) {
@@ -287,6 +351,7 @@ wire_layer_hook_free(struct wire_transport *t)
             free(m);
             m = next;
         }
+        wire__error_free(l->held->end_err);
         free(l->held);
         l->held = NULL;
     }
@@ -316,23 +381,51 @@ below_made(struct wire_protocol *p, struct wire_transport *t)
         wire_layer_start(l);
 }
 
+/* A read from below: `len` bytes at `data`, or, when `own`, `len` bytes
+ * read into the layer's own buffer (lops->get_buffer). */
 static void
-below_data(struct wire_protocol *p, const void *data, size_t len)
+below_input(struct wire_layer *l, const void *data, size_t len, bool own)
 {
-    struct wire_layer *l = wire_layer_from_protocol(p);
     /* Messages delivered on the fast path leave the reading state to
      * be brought in step here, once per read (see wire_layer_deliver). */
     uint32_t before = l->above.flags;
     unsigned in_recv = l->lflags & L_IN_RECV;
     l->lflags |= L_IN_RECV;
-    int rc = l->lops->recv != NULL ? l->lops->recv(l, data, len)
-                                   : (wire_layer_deliver(l, data, len), 0);
+    int rc = own                       ? l->lops->buffer_updated(l, len)
+             : l->lops->recv != NULL ? l->lops->recv(l, data, len)
+                                     : (wire_layer_deliver(l, data, len), 0);
     l->lflags = (l->lflags & ~L_IN_RECV) | in_recv;
     if (l->above.flags != before && !(l->above.flags & WIRE_T_LOST))
         wire__update_reading(&l->above);
     if (rc < 0 && !(l->above.flags & WIRE_T_LOST))
         wire_layer_fail(l, rc, "%s: %s", l->lops->transport.name,
                         wire_strerror(rc));
+}
+
+static void
+below_data(struct wire_protocol *p, const void *data, size_t len)
+{
+    below_input(wire_layer_from_protocol(p), data, len, false);
+}
+
+/* Zero-copy receive, for a layer with get_buffer and buffer_updated (the
+ * transport below sees these two only then: below_buffered_ops).  Not
+ * while the layer is taking a read already: a nested read (a test
+ * feeding from inside a callback) then comes through recv, and the
+ * layer's buffer is never written under its own feet. */
+static void *
+below_get_buffer(struct wire_protocol *p, size_t hint, size_t *len)
+{
+    struct wire_layer *l = wire_layer_from_protocol(p);
+    if (l->lflags & L_IN_RECV)
+        return NULL;
+    return l->lops->get_buffer(l, hint, len);
+}
+
+static void
+below_buffer_updated(struct wire_protocol *p, size_t n)
+{
+    below_input(wire_layer_from_protocol(p), NULL, n, true);
 }
 
 static bool
@@ -375,7 +468,7 @@ below_lost(struct wire_protocol *p, const struct wire_error *err)
             err = &early;
         }
     }
-    if (l->lflags & L_STARTED)
+    if ((l->lflags & L_STARTED) && !held_defer_end(l, err))
         wire_impl_lost(&l->above, err);
     wire_error_clear(&early);
 }
@@ -424,15 +517,18 @@ below_destroy(struct wire_protocol *p)
     wire_transport_unref(&l->above);
 }
 
-static const struct wire_protocol_ops below_ops = {
-    .connection_made = below_made,
-    .data_received = below_data,
-    .eof_received = below_eof,
-    .connection_lost = below_lost,
-    .pause_writing = below_pause_writing,
-    .resume_writing = below_resume_writing,
-    .destroy = below_destroy,
-};
+#define BELOW_OPS                                                             \
+    .connection_made = below_made, .data_received = below_data,               \
+    .eof_received = below_eof, .connection_lost = below_lost,                 \
+    .pause_writing = below_pause_writing,                                     \
+    .resume_writing = below_resume_writing, .destroy = below_destroy
+
+static const struct wire_protocol_ops below_ops = {BELOW_OPS};
+/* For a layer that reads into its own buffer (lops->get_buffer and
+ * lops->buffer_updated): only then does the transport below see them. */
+static const struct wire_protocol_ops below_buffered_ops = {
+    BELOW_OPS, .get_buffer = below_get_buffer,
+    .buffer_updated = below_buffer_updated};
 
 /* ---- the layer's calls ---- */
 
@@ -441,7 +537,10 @@ wire_layer_init(struct wire_layer *l, const struct wire_layer_ops *lops,
                 struct wire_protocol *upper)
 {
     memset(l, 0, sizeof(*l));
-    wire_protocol_init(&l->below, &below_ops);
+    wire_protocol_init(&l->below, lops->get_buffer != NULL &&
+                                          lops->buffer_updated != NULL
+                                      ? &below_buffered_ops
+                                      : &below_ops);
     l->below.contract__ |= WIRE_C_LAYER;
     wire_impl_init(&l->above, &lops->transport, NULL);
     wire_transport_ref(&l->above); /* held by `below` until destroyed */
@@ -484,7 +583,7 @@ static __attribute__((noinline)) int
 deliver_slow(struct wire_layer *l, const void *data, size_t len)
 {
     struct wire_transport *above = &l->above;
-    if (!(l->lflags & L_STARTED) ||
+    if (!(l->lflags & L_STARTED) || (l->lflags & L_FAILED) ||
         (above->flags & (WIRE_T_LOST | WIRE_T_CLOSING | WIRE_T_EOF_RECEIVED)))
         return WIRE_ECLOSED; /* nobody above wants it any more */
     if (held_empty(l) && wire__transport_wants_input(above)) {
@@ -556,7 +655,8 @@ void
 wire_layer_deliver_eof(struct wire_layer *l)
 {
     struct wire_transport *above = &l->above;
-    if (!(l->lflags & L_STARTED) || (above->flags & WIRE_T_LOST))
+    if (!(l->lflags & L_STARTED) || (l->lflags & L_FAILED) ||
+        (above->flags & WIRE_T_LOST))
         return;
     if (held_empty(l) && wire__transport_wants_input(above)) {
         wire_impl_eof(above);
@@ -595,7 +695,13 @@ wire_layer_fail(struct wire_layer *l, int code, const char *fmt, ...)
          * dropped with the queue). */
         wire_layer_start(l);
     }
-    if (l->lflags & L_STARTED) {
+    if ((l->lflags & L_STARTED) && held_defer_end(l, e)) {
+        /* Input held for the protocol above came before the failure: it
+         * goes up first, then the error (held_defer_end).  Nothing more
+         * is read or written below. */
+        if (l->lower != NULL)
+            wire_transport_abort(l->lower);
+    } else if (l->lflags & L_STARTED) {
         wire_impl_lost(&l->above, e);
     } else {
         if (l->above.loop != NULL && e != NULL)

@@ -50,9 +50,7 @@ wire_transport_unref(struct wire_transport *t)
 {
     if (t == NULL || --t->refcnt > 0)
         return;
-    if (t->out != NULL)
-        evbuffer_free(outbuf(t));
-    t->out = NULL;
+    wire__outq_free(t); /* file ranges still queued are released */
     wire__error_free(t->lost_err);
     t->lost_err = NULL;
     if (t->handover != NULL)
@@ -377,8 +375,7 @@ wire__begin_loss(struct wire_transport *t, struct wire_error *err, bool abort)
             t->ops->read_stop(t);
     }
     wire__set_want_write(t, false);
-    if (t->out != NULL && evbuffer_get_length(outbuf(t)) > 0)
-        evbuffer_drain(outbuf(t), evbuffer_get_length(outbuf(t)));
+    wire__outq_drop(t); /* may run write_ref / write_file callbacks */
     if (!(t->flags & WIRE_T_HANDLE_CLOSED)) {
         t->flags |= WIRE_T_HANDLE_CLOSED;
         t->ops->close(t, abort);

@@ -3,9 +3,21 @@
  *
  * Reading: chunks that lie whole inside one read are delivered in place
  * (no copy); only the unterminated tail of a read is kept, in a buffer
- * that never grows past the maximum chunk length plus the delimiter.  A
+ * that holds no more than the maximum chunk length plus the delimiter.  A
  * multi-byte delimiter split across reads is found by checking the
  * buffer's tail against the head of the next read.
+ *
+ * While a long chunk is unterminated (a quarter of a read or more), the
+ * layer is a BufferedProtocol to the transport below (chunk_get_buffer):
+ * the next read lands right after the chunk's bytes in that buffer, only
+ * the new bytes are scanned, and the chunks they end go up from the
+ * buffer in place; the new tail is moved to the buffer's start.  So a
+ * chunk longer than a read is not copied piece by piece.  For that the
+ * buffer grows to a read's size beyond the unterminated bytes (the limit
+ * applies to those, checked as before), and is let go when a read leaves
+ * nothing unterminated.  Otherwise the transport's shared buffer is
+ * used: a short unterminated tail is cheap to copy, and a connection
+ * waiting in the middle of a short line keeps a small buffer.
  *
  * Writing: ops->frame adds the delimiter after each write's payload, so a
  * write is one chunk whatever the output queue does later.
@@ -33,6 +45,10 @@ struct chunk {
     bool failed;
     char *buf; /* unterminated bytes of the current chunk */
     size_t blen, bcap;
+    struct wire__later trim; /* lets go of a buffer grown for reads */
+    bool busy;    /* inside chunk_buffer_updated */
+    char *nested; /* bytes fed from inside it (string transport), for after */
+    size_t nlen, ncap;
     uint64_t in;    /* stream offset of the next byte from below */
     struct wire_layer_ops *own_ops; /* when a custom name was given */
     char *own_name;
@@ -41,6 +57,8 @@ struct chunk {
 static int chunk_frame(struct wire_transport *t, const struct iovec *iov,
                        int iovcnt, size_t total, struct wire_frame *f);
 static int chunk_recv(struct wire_layer *l, const void *data, size_t len);
+static void *chunk_get_buffer(struct wire_layer *l, size_t hint, size_t *len);
+static int chunk_buffer_updated(struct wire_layer *l, size_t n);
 static int chunk_recv_eof(struct wire_layer *l);
 static void chunk_destroy(struct wire_layer *l);
 
@@ -49,7 +67,8 @@ static void chunk_destroy(struct wire_layer *l);
         .transport = WIRE_LAYER_FRAMING_OPS(lname, WIRE_CAP_HALF_CLOSE_IF_LOWER, \
                                             chunk_frame),                     \
         .recv = chunk_recv, .recv_eof = chunk_recv_eof,                       \
-        .destroy = chunk_destroy,                                             \
+        .destroy = chunk_destroy, .get_buffer = chunk_get_buffer,             \
+        .buffer_updated = chunk_buffer_updated,                               \
     }
 
 static const struct wire_layer_ops chunk_ops = CHUNK_LAYER_OPS("chunk");
@@ -258,26 +277,52 @@ find_delim(const struct chunk *c, const char *p, size_t n)
     return n >= c->dlen ? memmem(p, n, c->delim, c->dlen) : NULL;
 }
 
+/* Append `n` bytes at `p` to the buffer `*buf` holding `*len` of `*cap`
+ * bytes, growing it by doubling up to `limit` (which must leave room).
+ * Returns false when out of memory (nothing changed). */
+static bool
+grow_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
+            size_t limit)
+{
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 256;
+        while (c < *len + n)
+            c *= 2;
+        if (c > limit)
+            c = limit;
+        char *nb = realloc(*buf, c);
+        if (nb == NULL)
+            return false;
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return true;
+}
+
 static int
 buf_append(struct chunk *c, const char *p, size_t n)
 {
-    if (c->blen + n > c->bcap) {
-        size_t cap = c->bcap ? c->bcap : 256;
-        while (cap < c->blen + n)
-            cap *= 2;
-        if (cap > c->max + c->slack)
-            cap = c->max + c->slack;
-        char *nb = realloc(c->buf, cap);
-        if (nb == NULL) {
-            c->failed = true;
-            wire_layer_fail(&c->l, WIRE_ENOMEM, "%s: out of memory",
-                            c->l.lops->transport.name);
-            return CHUNK_STOP;
-        }
-        c->buf = nb;
-        c->bcap = cap;
+    if (!grow_append(&c->buf, &c->blen, &c->bcap, p, n, c->max + c->slack)) {
+        c->failed = true;
+        wire_layer_fail(&c->l, WIRE_ENOMEM, "%s: out of memory",
+                        c->l.lops->transport.name);
+        return CHUNK_STOP;
     }
-    memcpy(c->buf + c->blen, p, n);
+    return 0;
+}
+
+/* Add `n` bytes at `p` to the unterminated chunk.  `inplace`: they were
+ * read into the buffer already (chunk_buffer_updated), so they are only
+ * moved, if they are not right after the chunk's bytes. */
+static inline __attribute__((always_inline)) int
+buf_take(struct chunk *c, const char *p, size_t n, const bool inplace)
+{
+    if (!inplace)
+        return buf_append(c, p, n);
+    if (p != c->buf + c->blen)
+        memmove(c->buf + c->blen, p, n);
     c->blen += n;
     return 0;
 }
@@ -286,27 +331,29 @@ buf_append(struct chunk *c, const char *p, size_t n)
  * ends right after them, or `cut` bytes of the buffer belong to it). */
 static int
 emit_buffered(struct chunk *c, const char *p, size_t n, size_t cut,
-              uint64_t start)
+              uint64_t start, bool inplace)
 {
     int rc;
     if (c->blen - cut + n > c->max + (c->strip_cr ? 1 : 0))
         return fail_long(c, start);
-    if (n > 0 && (rc = buf_append(c, p, n)) != 0)
+    if (n > 0 && (rc = buf_take(c, p, n, inplace)) != 0)
         return rc;
     size_t len = c->blen - cut;
     c->blen = 0;
     return emit(c, c->buf, len, start);
 }
 
-static int
-chunk_recv(struct wire_layer *l, const void *data, size_t len)
+/* Take `len` bytes at `d`: from the transport's buffer, or (`inplace`)
+ * read into ours right after the unterminated chunk's bytes.  One
+ * scanner for both, so the stream means the same whichever way its
+ * bytes came; `inplace` is a constant in each caller. */
+static inline __attribute__((always_inline)) void
+chunk_input(struct chunk *c, const char *d, size_t len, const bool inplace)
 {
-    struct chunk *c = (struct chunk *)(void *)l;
-    const char *d = data;
     uint64_t base = c->in; /* stream offset of d[0] */
     c->in += len;
     if (c->failed)
-        return 0;
+        return;
     size_t pos = 0;
     if (c->blen > 0) {
         uint64_t start = base - c->blen;
@@ -317,8 +364,8 @@ chunk_recv(struct wire_layer *l, const void *data, size_t len)
                 continue;
             if (memcmp(c->buf + c->blen - k, c->delim, k) == 0 &&
                 memcmp(d, c->delim + k, c->dlen - k) == 0) {
-                if (emit_buffered(c, d, 0, k, start) != 0)
-                    return 0;
+                if (emit_buffered(c, d, 0, k, start, inplace) != 0)
+                    return;
                 pos = c->dlen - k;
                 goto scan;
             }
@@ -328,12 +375,12 @@ chunk_recv(struct wire_layer *l, const void *data, size_t len)
             if (c->blen + len > c->max + c->slack)
                 fail_long(c, start);
             else
-                buf_append(c, d, len);
-            return 0;
+                buf_take(c, d, len, inplace);
+            return;
         }
         size_t n = (size_t)(hit - d);
-        if (emit_buffered(c, d, n, 0, start) != 0)
-            return 0;
+        if (emit_buffered(c, d, n, 0, start, inplace) != 0)
+            return;
         pos = n + c->dlen;
     }
 scan:
@@ -352,10 +399,10 @@ scan:
             size_t m = strip && n > 0 && at[n - 1] == '\r' ? n - 1 : n;
             if (m > max) {
                 fail_long(c, base + pos);
-                return 0;
+                return;
             }
             if (wire_layer_deliver(&c->l, at, m) < 0)
-                return 0;
+                return;
             pos += n + 1;
         }
     }
@@ -365,15 +412,109 @@ scan:
             break;
         size_t n = (size_t)(hit - (d + pos));
         if (emit(c, d + pos, n, base + pos) != 0)
-            return 0;
+            return;
         pos += n + c->dlen;
     }
     if (pos < len) {
         if (len - pos > c->max + c->slack)
             fail_long(c, base + pos);
         else
-            buf_append(c, d + pos, len - pos);
+            buf_take(c, d + pos, len - pos, inplace);
     }
+}
+
+/* Nothing unterminated: let go of a buffer grown past the limit for
+ * reads (chunk_get_buffer), so an idle connection holds no more than
+ * before; on a later turn, so that a stream of long chunks keeps it
+ * (see struct wire__later). */
+static void
+chunk_trim(struct wire_layer *l)
+{
+    struct chunk *c = (struct chunk *)(void *)l;
+    if (c->blen == 0 && c->bcap > c->max + c->slack) {
+        free(c->buf);
+        c->buf = NULL;
+        c->bcap = 0;
+    }
+}
+
+static void
+buf_trim(struct chunk *c)
+{
+    if (c->blen == 0 && c->bcap > c->max + c->slack)
+        wire__later_ask(&c->trim);
+}
+
+static int
+chunk_recv(struct wire_layer *l, const void *data, size_t len)
+{
+    struct chunk *c = (struct chunk *)(void *)l;
+    if (c->busy) {
+        /* Fed from inside a message chunk_buffer_updated delivered (a
+         * test feeding the string transport from a callback): the
+         * buffer being scanned must not change, and these bytes come
+         * after the rest of it, so they wait for it. */
+        return grow_append(&c->nested, &c->nlen, &c->ncap, data, len,
+                           SIZE_MAX)
+                   ? 0
+                   : WIRE_ENOMEM;
+    }
+    chunk_input(c, data, len, false);
+    buf_trim(c);
+    return 0;
+}
+
+/* Smallest read offered, whatever the transport hints. */
+#define CHUNK_READ_MIN 4096
+
+/*
+ * Zero-copy receive: while a long chunk is unterminated (a quarter of a
+ * read or more), the next read goes right after its bytes.  At least a
+ * read's worth of room is offered (a smaller read would cost a syscall
+ * more than the copy it saves): the buffer grows to the unterminated
+ * bytes plus the hint, at least doubling, so it holds at most the limit
+ * plus one read, and a few times what is pending.
+ */
+static void *
+chunk_get_buffer(struct wire_layer *l, size_t hint, size_t *len)
+{
+    struct chunk *c = (struct chunk *)(void *)l;
+    if (hint < CHUNK_READ_MIN)
+        hint = CHUNK_READ_MIN;
+    if (c->failed || c->blen < hint / 4)
+        return NULL; /* the transport's buffer serves (see the top) */
+    if (c->bcap - c->blen < hint) {
+        size_t cap = c->blen + hint;
+        if (cap < 2 * c->bcap)
+            cap = 2 * c->bcap;
+        if (cap > c->max + c->slack + hint)
+            cap = c->max + c->slack + hint;
+        char *nb = realloc(c->buf, cap);
+        if (nb == NULL)
+            return NULL; /* recv copes, or fails cleanly */
+        c->buf = nb;
+        c->bcap = cap;
+    }
+    *len = c->bcap - c->blen;
+    return c->buf + c->blen;
+}
+
+static int
+chunk_buffer_updated(struct wire_layer *l, size_t n)
+{
+    struct chunk *c = (struct chunk *)(void *)l;
+    c->busy = true;
+    chunk_input(c, c->buf + c->blen, n, true);
+    while (c->nlen > 0) {
+        char *d = c->nested;
+        size_t len = c->nlen;
+        c->nested = NULL;
+        c->nlen = c->ncap = 0;
+        chunk_input(c, d, len, false);
+        free(d);
+    }
+    c->busy = false;
+    buf_trim(c);
     return 0;
 }
 
@@ -408,6 +549,7 @@ chunk_destroy(struct wire_layer *l)
 {
     struct chunk *c = (struct chunk *)(void *)l;
     free(c->buf);
+    free(c->nested);
     free(c->own_ops);
     free(c->own_name);
     free(c);
@@ -453,6 +595,7 @@ wire_chunk_layer_new(struct wire_protocol *upper,
     c->slack = dlen - 1 + (o->strip_cr ? 1 : 0);
     c->partial_at_eof = o->partial_at_eof;
     c->unchecked = o->unchecked_writes;
+    wire__later_init(&c->trim, &c->l, chunk_trim);
     const struct wire_layer_ops *ops = &chunk_ops;
     if (o->name != NULL && strcmp(o->name, "lines") == 0) {
         ops = &lines_ops;

@@ -10,6 +10,14 @@
  * length over the maximum fails the connection as soon as it is known,
  * before any payload is read.
  *
+ * Once the length is known and the rest of the payload is large (a
+ * quarter of a read or more), the layer is a BufferedProtocol to the
+ * transport below (lp_get_buffer): the rest is read straight into the
+ * gather buffer, with no copy, no more than the payload's end, the
+ * buffer still growing only with what arrived.  A smaller rest is cheaper
+ * to copy than to read apart (a short read costs a syscall), so it comes
+ * through recv as before.
+ *
  * Writing: ops->frame puts the prefix before each write's payload.
  */
 #include "framing_int.h"
@@ -34,6 +42,7 @@ struct lenprefix {
     size_t hlen;
     uint64_t nval;   /* netstring: the length read so far */
     struct wire__gather g; /* the payload of the current message */
+    struct wire__later trim; /* lets go of a large g between messages */
     uint64_t in;     /* stream offset of the next byte from below */
     uint64_t start;  /* stream offset where the current message began */
     struct wire_layer_ops *own_ops;
@@ -43,6 +52,8 @@ struct lenprefix {
 static int lp_frame(struct wire_transport *t, const struct iovec *iov,
                     int iovcnt, size_t total, struct wire_frame *f);
 static int lp_recv(struct wire_layer *l, const void *data, size_t len);
+static void *lp_get_buffer(struct wire_layer *l, size_t hint, size_t *len);
+static int lp_buffer_updated(struct wire_layer *l, size_t n);
 static int lp_recv_eof(struct wire_layer *l);
 static void lp_destroy(struct wire_layer *l);
 
@@ -51,6 +62,7 @@ static void lp_destroy(struct wire_layer *l);
         .transport = WIRE_LAYER_FRAMING_OPS(lname, WIRE_CAP_HALF_CLOSE_IF_LOWER, \
                                             lp_frame),                        \
         .recv = lp_recv, .recv_eof = lp_recv_eof, .destroy = lp_destroy,      \
+        .get_buffer = lp_get_buffer, .buffer_updated = lp_buffer_updated,     \
     }
 
 static const struct wire_layer_ops lenprefix_ops = LP_LAYER_OPS("lenprefix");
@@ -343,9 +355,67 @@ lp_recv(struct wire_layer *l, const void *data, size_t len)
             break;
         }
     }
-    /* Nothing held between messages: release a large buffer. */
-    if (p->state == LP_HEADER)
+    /* Nothing held between messages: release a large buffer (later). */
+    if (p->state == LP_HEADER && p->g.cap > 64 * 1024)
+        wire__later_ask(&p->trim);
+    return 0;
+}
+
+static void
+lp_trim(struct wire_layer *l)
+{
+    struct lenprefix *p = (struct lenprefix *)(void *)l;
+    if (p->state == LP_HEADER && p->hlen == 0)
         wire__gather_trim(&p->g);
+}
+
+/* The smallest read hint considered: a transport hinting less still
+ * gets the rule below as for this. */
+#define LP_HINT_MIN 4096
+
+/* Zero-copy receive: the rest of a payload of known length, when it is
+ * at least a quarter of the read the transport would make. */
+static void *
+lp_get_buffer(struct wire_layer *l, size_t hint, size_t *len)
+{
+    struct lenprefix *p = (struct lenprefix *)(void *)l;
+    if (p->failed || p->state != LP_PAYLOAD)
+        return NULL;
+    if (hint < LP_HINT_MIN)
+        hint = LP_HINT_MIN;
+    if (p->g.need - p->g.got < hint / 4)
+        return NULL;
+    /* A netstring's ',' is part of the message: read with the payload's
+     * end, so a protocol that closes after its last message leaves
+     * nothing of it unread (a close with unread bytes is a reset). */
+    return wire__gather_room(&p->g, hint,
+                             p->kind == WIRE_LENPREFIX_NETSTRING ? 1 : 0, len);
+}
+
+static int
+lp_buffer_updated(struct wire_layer *l, size_t n)
+{
+    struct lenprefix *p = (struct lenprefix *)(void *)l;
+    p->in += n;
+    size_t rest = (size_t)(p->g.need - p->g.got);
+    bool comma = n > rest; /* the ',' came with it (lp_get_buffer) */
+    p->g.got += comma ? rest : n;
+    if (p->g.got < p->g.need)
+        return 0;
+    char after = comma ? p->g.buf[p->g.need] : 0;
+    if (lp_deliver(p, p->g.buf, (size_t)p->g.need) < 0)
+        return 0;
+    if (comma && !p->failed) {
+        if (after != ',') {
+            lp_fail(p, WIRE_EPROTO, "netstring payload not followed by ','",
+                    p->in - 1);
+            return 0;
+        }
+        p->state = LP_HEADER;
+    }
+    /* Between messages: as at the end of lp_recv. */
+    if (p->state == LP_HEADER && p->g.cap > 64 * 1024)
+        wire__later_ask(&p->trim);
     return 0;
 }
 
@@ -432,6 +502,7 @@ wire_lenprefix_layer_new(struct wire_protocol *upper,
         p->own_ops->transport.name = p->own_name;
         ops = p->own_ops;
     }
+    wire__later_init(&p->trim, &p->l, lp_trim);
     return wire_layer_init(&p->l, ops, upper);
 nomem:
     wire_error_set(err, WIRE_ENOMEM, "lenprefix: out of memory");

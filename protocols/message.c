@@ -121,11 +121,61 @@ wire__gather_take(struct wire__gather *g, const char *d, size_t len,
     return 1;
 }
 
+void *
+wire__gather_room(struct wire__gather *g, size_t hint, size_t extra,
+                  size_t *len)
+{
+    size_t got = (size_t)g->got;
+    size_t want = (size_t)(g->need - g->got) + extra, room = g->cap - got;
+    /* Grow when less than a read (or the rest) fits, and when all but
+     * the trailer does: a read that ends right after the payload would
+     * leave the trailer behind. */
+    if ((room < hint && room < want) || (room < want && want - room <= extra)) {
+        size_t cap = got + (hint > got ? hint : got);
+        if (cap > g->need + extra)
+            cap = (size_t)g->need + extra;
+        char *nb = realloc(g->buf, cap);
+        if (nb == NULL)
+            return NULL;
+        g->buf = nb;
+        g->cap = cap;
+        room = cap - got;
+    }
+    *len = room < want ? room : want;
+    return g->buf + got;
+}
+
 void
 wire__gather_trim(struct wire__gather *g)
 {
     if (g->cap > 64 * 1024)
         wire__gather_free(g);
+}
+
+static void
+later_run(struct wire_soon *node)
+{
+    struct wire__later *w = wire_fr_container_of(node, struct wire__later, node);
+    w->fn(w->l);
+    wire_transport_unref(&w->l->above); /* taken by wire__later_ask */
+}
+
+void
+wire__later_init(struct wire__later *w, struct wire_layer *l,
+                 void (*fn)(struct wire_layer *l))
+{
+    w->node.fn = later_run;
+    w->l = l;
+    w->fn = fn;
+}
+
+void
+wire__later_ask(struct wire__later *w)
+{
+    if (w->node.queued)
+        return;
+    wire_transport_ref(&w->l->above);
+    wire_impl_defer(&w->l->above, &w->node);
 }
 
 void

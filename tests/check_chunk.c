@@ -6,7 +6,11 @@
  * empty messages, CRLF; the limit, failing as soon as the unterminated
  * bytes cannot be a message any more; the end of input inside a message.
  * Writing: each write framed, and refused when the payload would not
- * reach the peer as that one message.
+ * reach the peer as that one message.  Reads that continue an
+ * unterminated chunk go straight into the layer's buffer (get_buffer),
+ * with the same outcome as through data_received, also when cut
+ * anywhere, paused, ended early, over the limit or fed from inside a
+ * message.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
@@ -455,6 +459,40 @@ END_TEST
 
 /* ---- chunk: writing ---- */
 
+/* Our write side is shut and the peer's last, unterminated line comes
+ * with its EOF: the layer delivers it at EOF and the protocol above
+ * pauses in it.  The transport below then closes at once (nothing more
+ * to read or write), but the EOF held for the protocol above still
+ * reaches it on its resume, before connection_lost (a fuzzing find: the
+ * clean end used to overtake the held EOF). */
+START_TEST(test_lines_held_eof_outlives_lower)
+{
+    struct stack_cfg c = lines_cfg(false, false);
+    c.co.partial_at_eof = true;
+    struct rec_log log = {.on_data = rec_pause_on_first, .eof_keep = true};
+    struct wire_transport *st = stack_new(&c, &log);
+    struct wire_transport *up = log.t;
+    ck_assert_int_eq(wire_transport_write_eof(up), 0);
+    wire_string_transport_step(st);
+    ck_assert(wire_string_transport_eof_written(st));
+    ck_assert_int_eq(wire_string_transport_feed(st, "tail", 4), 0);
+    ck_assert_int_eq(wire_string_transport_feed_eof(st), 0);
+    wire_string_transport_step(st);
+    ck_assert(wire_string_transport_closed(st));
+    ck_assert_str_eq(rec_marks(&log), "tail|");
+    ck_assert_int_eq(log.eof, 0);
+    ck_assert_int_eq(log.lost, 0);
+    /* The connection is gone below: writing is refused, not dropped. */
+    ck_assert_int_eq(wire_transport_write(up, "x", 1), WIRE_ECLOSED);
+    ck_assert_int_eq(wire_transport_resume_reading(up), 0);
+    wire_string_transport_step(st);
+    ck_assert_int_eq(log.eof, 1);
+    ck_assert_int_eq(log.lost, 1);
+    ck_assert(log.lost_null);
+    stack_free(st, &log);
+}
+END_TEST
+
 START_TEST(test_chunk_write_framing)
 {
     struct stack_cfg c = chunk_cfg(NULL, 0);
@@ -667,6 +705,173 @@ START_TEST(test_chunk_write_ref_zero_copy)
 }
 END_TEST
 
+/* ---- zero-copy receive (get_buffer) ---- */
+
+/* Append a chunk of `len` bytes fr_byte(seed + i) and `delim` to the
+ * input, the chunk to the expected marks; returns the delimiter's
+ * offset. */
+static size_t
+add_chunk(struct fr_bufs *b, size_t len, size_t seed, const char *delim)
+{
+    fr_bufs_add(b, len, seed);
+    size_t at = b->n;
+    memcpy(b->in + b->n, delim, strlen(delim));
+    b->n += strlen(delim);
+    return at;
+}
+
+/* Long lines and chunks (longer than a read), short and empty ones, a
+ * multi-byte delimiter, cut everywhere near the delimiters: the same
+ * messages and the same end both ways, and the buffer was used. */
+START_TEST(test_chunk_buffered_splits)
+{
+    fr_rand_reset("chunk_buffered_splits");
+    static const size_t lens[] = {30000, 1, 0, 50000, 3};
+    for (int multi = 0; multi < 2; multi++) {
+        const char *delim = multi ? "\r\n\r\n" : "\r\n";
+        struct stack_cfg c = multi ? chunk_cfg("\r\n\r\n", 0)
+                                   : lines_cfg(true, false);
+        struct fr_bufs b = fr_bufs_new(100000);
+        size_t marks[8], nm = 0;
+        for (size_t i = 0; i < 5; i++)
+            marks[nm++] = add_chunk(&b, lens[i], i, delim);
+        struct expect e = CLEAN(b.want);
+        fr_paths_reset();
+        run_long_splits(&c, b.in, b.n, marks, nm, 5, 1999, &e, 16);
+        ck_assert_uint_gt(fr_paths.offered, 0);
+        ck_assert_uint_gt(fr_paths.bytes, 40000);
+
+        /* EOF inside the 50000-byte one: the same count in the text. */
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "%s: input ended inside a message: 30000 bytes from stream "
+                 "offset %zu without a delimiter",
+                 multi ? "chunk" : "lines", marks[2] + strlen(delim));
+        b.want[b.k - 4 - 50001] = '\0'; /* the messages before it */
+        struct expect eof = FAILS(b.want, WIRE_EINCOMPLETE, msg, true);
+        run_long_splits(&c, b.in, marks[3] - 20000, marks, 3, 4, 4999, &eof, 4);
+
+        /* Over a limit of 40000: refused, from where it began. */
+        c.co.max_len = 40000;
+        snprintf(msg, sizeof(msg),
+                 "%s: message at stream offset %zu is longer than the limit "
+                 "of 40000 bytes",
+                 multi ? "chunk" : "lines", marks[2] + strlen(delim));
+        struct expect big = FAILS(b.want, WIRE_EMSGSIZE, msg, false);
+        run_long_splits(&c, b.in, b.n, marks, nm, 4, 4999, &big, 4);
+        fr_bufs_free(&b);
+    }
+}
+END_TEST
+
+/* The read that continues a long chunk lands right after its first
+ * bytes, and the chunk goes up from there: no copy of what that read
+ * brought.  A short pending tail is copied instead (cheap, and a
+ * connection waiting in a short line keeps a small buffer). */
+START_TEST(test_chunk_buffered_in_place)
+{
+    size_t len = 30000, head = 20000;
+    struct fr_bufs b = fr_bufs_new(len + 8);
+    fr_bufs_add(&b, len, 0);
+    memcpy(b.in + len, "\ntail", 5);
+    struct stack_cfg c = lines_cfg(false, false);
+    struct rec_log log = {.on_data = fr_note_data};
+    struct wire_transport *st = stack_new(&c, &log);
+    fr_paths_reset();
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in, 3), 0);
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in + 3, head - 3), 0);
+    ck_assert_uint_eq(fr_paths.recv_reads, 2); /* 3 pending: copied */
+    ck_assert_uint_eq(fr_paths.offered, 0);
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in + head,
+                                                len + 5 - head), 0);
+    ck_assert_uint_eq(fr_paths.recv_reads, 2);
+    ck_assert_uint_eq(fr_paths.updates, 1);
+    ck_assert_uint_eq(fr_paths.bytes, len + 5 - head);
+    ck_assert_uint_eq(log.nlens, 1);
+    ck_assert_uint_eq(log.lens[0], len);
+    ck_assert(memcmp(log.in, b.in, len) == 0);
+    ck_assert_ptr_eq(fr_first_data + head, fr_paths.last_buf);
+    /* "tail" is pending, short: the next read comes through recv. */
+    fr_paths_reset();
+    ck_assert_int_eq(wire_string_transport_feed(st, "!\n", 2), 0);
+    ck_assert_uint_eq(fr_paths.updates, 0);
+    ck_assert_uint_eq(fr_paths.recv_reads, 1);
+    ck_assert_str_eq(rec_escaped(&log) + len + 1, "tail!|");
+    stack_free(st, &log);
+    fr_bufs_free(&b);
+}
+END_TEST
+
+/* Pause reading in a message: the rest waits in the transport below and
+ * comes through the buffer on resume; a pause in a message a buffered
+ * read ended keeps the rest of that read (the messages in it are held
+ * by the layer, the bytes after by the transport) in order. */
+START_TEST(test_chunk_buffered_pause)
+{
+    struct fr_bufs b = fr_bufs_new(80000);
+    add_chunk(&b, 5, 0, "\n");
+    size_t first = b.n;
+    add_chunk(&b, 40000, 1, "\n");
+    add_chunk(&b, 3, 2, "\n");
+    add_chunk(&b, 4, 3, "\n");
+    add_chunk(&b, 30000, 4, "\n");
+    struct stack_cfg c = lines_cfg(false, false);
+    for (int pass = 0; pass < 2; pass++) {
+        struct rec_log log = {0};
+        log.on_data = pass == 0 ? rec_pause_on_first : fr_pause_on_long;
+        struct wire_transport *st = stack_new(&c, &log);
+        fr_paths_reset();
+        /* The first line and 20000 bytes of the next (long enough to
+         * read the rest into the buffer). */
+        ck_assert_int_eq(wire_string_transport_feed(st, b.in, first + 20000), 0);
+        ck_assert_int_eq(wire_string_transport_feed(st, b.in + first + 20000,
+                                                    b.n - first - 20000), 0);
+        /* Resume until everything is up (pass 1 pauses twice). */
+        for (int i = 0; i < 4 && !wire_transport_is_reading(log.t); i++) {
+            ck_assert_int_eq(wire_transport_resume_reading(log.t), 0);
+            wire_string_transport_step(st);
+        }
+        ck_assert_str_eq(rec_escaped(&log), b.want);
+        ck_assert_uint_gt(fr_paths.bytes, 0);
+        fr_end_clean(st, &log);
+    }
+    fr_bufs_free(&b);
+}
+END_TEST
+
+/* Bytes fed from inside a message that a buffered read ended (the string
+ * transport allows it) come after the rest of that read, in order, and
+ * never move the buffer the message is in. */
+static void
+feed_inside(struct rec_log *log, struct wire_transport *t, const void *data,
+            size_t len)
+{
+    (void)t;
+    (void)data;
+    if (log->data_calls == 1 && len > 1000)
+        ck_assert_int_eq(wire_string_transport_feed(log->user, "f\n", 2), 0);
+}
+
+START_TEST(test_chunk_buffered_nested_feed)
+{
+    struct fr_bufs b = fr_bufs_new(20008);
+    fr_bufs_add(&b, 20000, 0);
+    memcpy(b.in + b.n, "\nd\ne\n", 5);
+    memcpy(b.want + b.k, "d|e|f|", 7);
+    struct stack_cfg c = lines_cfg(false, false);
+    struct rec_log log = {.on_data = feed_inside};
+    struct wire_transport *st = stack_new(&c, &log);
+    log.user = st;
+    fr_paths_reset();
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in, 19990), 0);
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in + 19990, 15), 0);
+    ck_assert_uint_eq(fr_paths.updates, 1);
+    ck_assert_str_eq(rec_escaped(&log), b.want);
+    stack_free(st, &log);
+    fr_bufs_free(&b);
+}
+END_TEST
+
 Suite *
 chunk_suite(void)
 {
@@ -677,6 +882,7 @@ chunk_suite(void)
     tcase_add_test(tc, test_chunk_crlfcrlf);
     tcase_add_test(tc, test_chunk_self_overlapping);
     tcase_add_test(tc, test_chunk_random_inputs_match_reference);
+    tcase_add_test(tc, test_lines_held_eof_outlives_lower);
     tcase_add_test(tc, test_lines_crlf);
 
     tc = fr_tcase(s, "errors", 120);
@@ -685,6 +891,12 @@ chunk_suite(void)
     tcase_add_test(tc, test_chunk_fails_early);
     tcase_add_test(tc, test_chunk_eof_mid_chunk);
     tcase_add_test(tc, test_chunk_lower_error_mid_chunk);
+
+    tc = fr_tcase(s, "buffered", 300);
+    tcase_add_test(tc, test_chunk_buffered_splits);
+    tcase_add_test(tc, test_chunk_buffered_in_place);
+    tcase_add_test(tc, test_chunk_buffered_pause);
+    tcase_add_test(tc, test_chunk_buffered_nested_feed);
 
     tc = fr_tcase(s, "write", 120);
     tcase_add_test(tc, test_lines_write);

@@ -4,12 +4,16 @@
  * chunked bodies both ways, Content-Length responses, the limits and the
  * errors the server answers on its own, body pause, writes after the
  * connection is gone), and over the memory pair where a loop is needed
- * (timeouts, upgrade hand-over, write flow control).
+ * (timeouts, upgrade hand-over, write flow control); bodies from files
+ * (wire_http_response_write_file) over the string transport, the memory
+ * pair and TCP (sendfile).
  */
 #include "http_util.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- core ---- */
 
@@ -578,6 +582,12 @@ START_TEST(test_unlimited_body)
     wire_string_transport_free(t);
     ck_assert_int_eq(a.done_errors, 1);
     happ_free(&a);
+    /* Past INT64_MAX (llhttp takes 64 bits unsigned): refused even with
+     * no limit, never handed up as a negative length (a fuzzing find). */
+    const struct err_case huge = {
+        "huge length", "POST / HTTP/1.1\r\nHost: t\r\n"
+                       "Content-Length: 18446744073709551614\r\n\r\n", 413, false, 0};
+    check_error(&lim, &huge);
 }
 END_TEST
 
@@ -854,6 +864,49 @@ START_TEST(test_idle_timeout)
 }
 END_TEST
 
+/* The idle timeout longer than the head timeout: the connection's lazy
+ * timer, armed for the head, fires first and must re-arm for the idle
+ * time left, not close the connection (nor time out a later head). */
+static bool
+never(void *arg)
+{
+    (void)arg;
+    return false;
+}
+
+static bool
+got_two_responses(void *arg)
+{
+    struct rec_log *log = arg;
+    const char *in = rec_in(log);
+    const char *first = strstr(in, "HTTP/1.1 200");
+    return first != NULL && strstr(first + 1, "HTTP/1.1 200") != NULL;
+}
+
+START_TEST(test_idle_timeout_longer_than_head)
+{
+    struct loopcase lc = {.a = {.mode = HAPP_RESPOND}};
+    struct wire_http_limits lim = {.idle_timeout_ms = 300, .head_timeout_ms = 40};
+    loopcase_start(&lc, &lim);
+    client_send(&lc, "GET /1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    /* Past the head timeout, quiet, inside the idle timeout: still open. */
+    ck_assert(!unit_run_until(lc.loop, never, NULL, 120));
+    ck_assert_int_eq(lc.log.lost, 0);
+    uint64_t t0 = wire_loop_now(lc.loop);
+    client_send(&lc, "GET /2 HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert(unit_run_until(lc.loop, got_two_responses, &lc.log, 3000));
+    ck_assert_int_eq(lc.log.lost, 0);
+    ck_assert(unit_run_until(lc.loop, log_lost, &lc.log, 3000));
+    uint64_t idle = wire_loop_now(lc.loop) - t0;
+    ck_assert_msg(idle + UNIT_TIMER_SLACK_MS >= 300, "closed after %llu ms",
+                  (unsigned long long)idle);
+    ck_assert(lc.log.lost_null);
+    ck_assert_int_eq(lc.a.requests, 2);
+    ck_assert_int_eq(lc.a.done_errors, 0);
+    loopcase_end(&lc);
+}
+END_TEST
+
 /* Many trickling clients do not hold the others up: each has its own
  * timer, nothing blocks. */
 static bool
@@ -1087,6 +1140,44 @@ START_TEST(test_upgrade_later)
 }
 END_TEST
 
+/* An upgrade accepted on a request with content: the content is HTTP's
+ * (on_body, on_body_end), and only the bytes after it go to the new
+ * protocol (a fuzzing find: the body used to go to the new protocol). */
+static void
+upgrade_with_body(const char *req, const char *want_log)
+{
+    struct happ a = {.mode = HAPP_LATER, .upgrade_to = echo_new()};
+    struct wire_transport *t = happ_string(&a, NULL);
+    st_feed(t, req);
+    ck_assert(a.head.upgrade);
+    wire_string_transport_step(t);
+    ck_assert_str_eq(happ_log(&a), want_log);
+    ck_assert_int_eq(a.dones, 1);
+    ck_assert_int_eq(a.done_errors, 0);
+    ck_assert_ptr_nonnull(last_echo);
+    ck_assert_uint_eq(last_echo->n, 6);
+    ck_assert_int_eq(memcmp(last_echo->got, "tunnel", 6), 0);
+    const char *out = unit_output(t);
+    ck_assert(strncmp(out, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0);
+    ck_assert_contains(out, "\r\n\r\ntunnel");
+    ck_assert_ptr_null(strstr(out, "hello"));
+    wire_string_transport_free(t);
+    happ_free(&a);
+    ck_assert_int_eq(unit_live_protocols, 0);
+}
+
+START_TEST(test_upgrade_after_body)
+{
+    upgrade_with_body("POST /u HTTP/1.1\r\nHost: t\r\nUpgrade: x\r\n"
+                      "Connection: upgrade\r\nContent-Length: 5\r\n\r\nhellotunnel",
+                      "REQ POST /u 1.1|BODY 5|END|DONE|");
+    upgrade_with_body("POST /u HTTP/1.1\r\nHost: t\r\nUpgrade: x\r\n"
+                      "Connection: upgrade\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "5\r\nhello\r\n0\r\n\r\ntunnel",
+                      "REQ POST /u 1.1|BODY 5|END|DONE|");
+}
+END_TEST
+
 /* ---- flow control ---- */
 
 START_TEST(test_writable_after_pause)
@@ -1115,6 +1206,245 @@ START_TEST(test_writable_after_pause)
 }
 END_TEST
 
+/* ---- bodies from files ---- */
+
+static int file_dones;
+static void
+count_file_done(void *arg, int fd)
+{
+    (void)arg;
+    (void)fd;
+    file_dones++;
+}
+
+static bool
+fd_open(int fd)
+{
+    return fcntl(fd, F_GETFD) >= 0;
+}
+
+START_TEST(test_file_body)
+{
+    struct happ a = {.mode = HAPP_LATER};
+    struct wire_transport *t = happ_string(&a, NULL);
+    unsigned char *content;
+    int fd = unit_temp_file(1000, 2, &content);
+    st_feed(t, "GET /f HTTP/1.1\r\nHost: t\r\n\r\n");
+    file_dones = 0;
+    ck_assert_int_eq(wire_http_response_start(a.x, 200, NULL), 0);
+    ck_assert_int_eq(wire_http_response_header(a.x, "Content-Type", "x/y"), 0);
+    /* The file is the body: its length is the Content-Length. */
+    ck_assert_int_eq(wire_http_response_write_file(a.x, fd, 2, 100,
+                                                   count_file_done, NULL), 0);
+    ck_assert_int_eq(wire_http_response_write(a.x, "z", 1), WIRE_EINVAL);
+    ck_assert_int_eq(wire_http_response_end(a.x), 0);
+    wire_string_transport_step(t);
+    ck_assert_int_eq(file_dones, 1);
+    struct tresp r[1];
+    tresp_expect(t, r, 1);
+    ck_assert_str_eq(tresp_get(&r[0], "Content-Length"), "100");
+    ck_assert_ptr_null(tresp_get(&r[0], "Transfer-Encoding"));
+    ck_assert_uint_eq(r[0].body_len, 100);
+    ck_assert_int_eq(memcmp(r[0].body, content + 2, 100), 0);
+    tresp_free(r, 1);
+    /* The string transport cannot send from a file: it was read. */
+    struct wire_write_stats st;
+    wire_transport_get_write_stats(t, &st);
+    ck_assert_uint_eq(st.file_read, 100);
+    ck_assert_uint_eq(st.file_sent_direct, 0);
+    ck_assert_int_eq(a.dones, 1);
+    ck_assert_int_eq(a.done_errors, 0);
+
+    /* After something was written without a length: one chunk. */
+    st_feed(t, "GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert_int_eq(wire_http_response_start(a.x, 200, NULL), 0);
+    ck_assert_int_eq(wire_http_response_write(a.x, "abc", 3), 0);
+    ck_assert_int_eq(wire_http_response_write_file(a.x, fd, 0, 10,
+                                                   count_file_done, NULL), 0);
+    ck_assert_int_eq(wire_http_response_end(a.x), 0);
+    wire_string_transport_step(t);
+    ck_assert_int_eq(file_dones, 2);
+    struct tresp r2[2];
+    tresp_expect(t, r2, 2);
+    ck_assert(r2[1].chunked);
+    ck_assert_uint_eq(r2[1].body_len, 13);
+    ck_assert_int_eq(memcmp(r2[1].body, "abc", 3), 0);
+    ck_assert_int_eq(memcmp(r2[1].body + 3, content, 10), 0);
+    tresp_free(r2, 2);
+    wire_string_transport_clear_output(t);
+
+    /* HEAD: the length is announced, nothing is sent, the fd goes back
+     * at once; without a callback the response closes it. */
+    st_feed(t, "HEAD /f HTTP/1.1\r\nHost: t\r\n\r\n");
+    int fd2 = dup(fd);
+    ck_assert_int_eq(wire_http_response_start(a.x, 200, NULL), 0);
+    ck_assert_int_eq(wire_http_response_write_file(a.x, fd2, 0, 1000, NULL, NULL), 0);
+    ck_assert(!fd_open(fd2));
+    ck_assert_int_eq(wire_http_response_end(a.x), 0);
+    wire_string_transport_step(t);
+    const char *head = unit_output(t);
+    ck_assert(strncmp(head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    ck_assert_contains(head, "Content-Length: 1000\r\n");
+    ck_assert_ptr_eq(strstr(head, "\r\n\r\n") + 4, head + strlen(head));
+    ck_assert(fd_open(fd));
+    close(fd);
+    free(content);
+    wire_string_transport_free(t);
+    happ_free(&a);
+}
+END_TEST
+
+/* Bad files fail before anything goes out; a range past the
+ * Content-Length is refused. */
+START_TEST(test_file_body_refusals)
+{
+    struct happ a = {.mode = HAPP_LATER};
+    struct wire_transport *t = happ_string(&a, NULL);
+    unsigned char *content;
+    int fd = unit_temp_file(100, 4, &content);
+    st_feed(t, "GET /f HTTP/1.1\r\nHost: t\r\n\r\n");
+    file_dones = 0;
+    ck_assert_int_eq(wire_http_response_write_file(a.x, fd, 0, 1, NULL, NULL),
+                     WIRE_ESTATE);
+    ck_assert_int_eq(wire_http_response_start(a.x, 200, NULL), 0);
+    ck_assert_int_eq(wire_http_response_write_file(a.x, -1, 0, 1, NULL, NULL),
+                     WIRE_EINVAL);
+    ck_assert_int_eq(wire_http_response_write_file(a.x, fd, -1, 1, NULL, NULL),
+                     WIRE_EINVAL);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(wire_http_response_write_file(a.x, p[0], 0, 1,
+                                                   count_file_done, NULL),
+                     WIRE_EINVAL);
+    close(p[0]);
+    close(p[1]);
+    wire_string_transport_step(t);
+    ck_assert_str_eq(unit_output(t), ""); /* no head went out */
+    ck_assert_int_eq(wire_http_response_header(a.x, "Content-Length", "10"), 0);
+    ck_assert_int_eq(wire_http_response_write_file(a.x, fd, 0, 11, NULL, NULL),
+                     WIRE_EINVAL);
+    ck_assert_int_eq(wire_http_response_write_file(a.x, fd, 0, 10,
+                                                   count_file_done, NULL), 0);
+    ck_assert_int_eq(wire_http_response_end(a.x), 0);
+    ck_assert_int_eq(wire_http_response_write_file(a.x, fd, 0, 1, NULL, NULL),
+                     WIRE_ESTATE);
+    wire_string_transport_step(t);
+    ck_assert_int_eq(file_dones, 1);
+    ck_assert(fd_open(fd));
+    struct tresp r[1];
+    tresp_expect(t, r, 1);
+    ck_assert_uint_eq(r[0].body_len, 10);
+    ck_assert_int_eq(memcmp(r[0].body, content, 10), 0);
+    tresp_free(r, 1);
+    close(fd);
+    free(content);
+    wire_string_transport_free(t);
+    happ_free(&a);
+}
+END_TEST
+
+/* Over TCP the body goes straight from the file (sendfile), byte for
+ * byte. */
+static bool
+happ_has_request(void *arg)
+{
+    return ((struct happ *)arg)->x != NULL;
+}
+
+struct file_client {
+    struct rec_log log;
+    size_t want;
+};
+
+static bool
+client_has(void *arg)
+{
+    struct file_client *c = arg;
+    return c->log.in_len >= c->want || c->log.lost_flag;
+}
+
+START_TEST(test_file_body_over_tcp)
+{
+    enum { SIZE = 1024 * 1024 };
+    struct wire_loop *loop = wire_loop_new();
+    struct happ a = {.mode = HAPP_LATER};
+    struct wire_http_service *svc = happ_service(&a, NULL);
+    struct wire_server *srv = NULL;
+    struct wire_error err = {0};
+    ck_assert_msg(wire_listen(loop, "tcp://127.0.0.1:0", wire_http_service_factory,
+                              svc, NULL, &srv, &err) == 0, "%s", err.message);
+    struct file_client c = {0};
+    ck_assert_int_eq(wire_connect(loop, wire_server_address(srv), rec_new(&c.log),
+                                  NULL, NULL, NULL, &err), 0);
+    ck_assert(unit_run_until(loop, log_made, &c.log, 5000));
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+    ck_assert_int_eq(wire_transport_write(c.log.t, req, sizeof(req) - 1), 0);
+    ck_assert(unit_run_until(loop, happ_has_request, &a, 5000));
+    unsigned char *content;
+    int fd = unit_temp_file(SIZE, 6, &content);
+    struct wire_transport *st = wire_http_exchange_transport(a.x);
+    wire_transport_ref(st);
+    ck_assert_int_eq(wire_http_response_start(a.x, 200, NULL), 0);
+    /* 0 when the socket took it all at once, else 1 (wait for
+     * on_writable): the range counts in the write buffer until sent. */
+    ck_assert_int_ge(wire_http_response_write_file(a.x, fd, 0, SIZE, NULL, NULL), 0);
+    ck_assert_int_ge(wire_http_response_end(a.x), 0);
+    c.want = SIZE + 1; /* more than the body: the head too */
+    ck_assert(unit_run_until(loop, client_has, &c, 20000));
+    struct tresp r[1];
+    size_t used = 0;
+    ck_assert_int_eq(tresp_parse(c.log.in, c.log.in_len, r, 1, false, &used), 1);
+    ck_assert_int_eq(r[0].status, 200);
+    ck_assert_uint_eq(r[0].body_len, SIZE);
+    ck_assert_int_eq(memcmp(r[0].body, content, SIZE), 0);
+    tresp_free(r, 1);
+    ck_assert(!fd_open(fd));
+    struct wire_write_stats ws;
+    wire_transport_get_write_stats(st, &ws);
+    ck_assert_uint_eq(ws.file_sent_direct, SIZE);
+    ck_assert_uint_eq(ws.file_read, 0);
+    wire_transport_unref(st);
+    ck_assert_int_eq(a.dones, 1);
+    ck_assert_int_eq(a.done_errors, 0);
+    wire_transport_close(c.log.t);
+    ck_assert(unit_run_until(loop, log_destroyed, &c.log, 5000));
+    wire_server_free(srv);
+    wire_http_service_unref(svc);
+    wire_loop_run(loop);
+    wire_loop_free(loop);
+    ck_assert_int_eq(unit_live_protocols, 0);
+    free(content);
+    rec_log_free(&c.log);
+    happ_free(&a);
+}
+END_TEST
+
+/* A file shorter than the Content-Length it set: the connection fails
+ * (the client must not wait), on_done says why. */
+START_TEST(test_file_body_truncated)
+{
+    struct loopcase lc = {.a = {.mode = HAPP_LATER}};
+    loopcase_start(&lc, NULL);
+    client_send(&lc, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    ck_assert(unit_run_until(lc.loop, happ_has_request, &lc.a, 3000));
+    unsigned char *content;
+    int fd = unit_temp_file(1000, 8, &content);
+    ck_assert_int_eq(wire_http_response_start(lc.a.x, 200, NULL), 0);
+    ck_assert_int_ge(wire_http_response_write_file(lc.a.x, fd, 0, 5000, NULL, NULL), 0);
+    /* The memory pair reads the file at once: the failure may be known
+     * already (WIRE_ECLOSED), or come on a later turn. */
+    int rc = wire_http_response_end(lc.a.x);
+    ck_assert(rc >= 0 || rc == WIRE_ECLOSED);
+    ck_assert(unit_run_until(lc.loop, log_lost, &lc.log, 3000));
+    ck_assert_contains(rec_in(&lc.log), "Content-Length: 5000\r\n");
+    ck_assert_int_eq(lc.a.dones, 1);
+    ck_assert_int_eq(lc.a.last_err, WIRE_EINCOMPLETE);
+    ck_assert(!fd_open(fd));
+    free(content);
+    loopcase_end(&lc);
+}
+END_TEST
+
 Suite *
 http_server_suite(void)
 {
@@ -1132,6 +1462,12 @@ http_server_suite(void)
     tcase_add_test(tc, test_chunked_response);
     tcase_add_test(tc, test_content_length_response);
     tcase_add_test(tc, test_writable_after_pause);
+    tc = unit_tcase(s, "files");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_file_body);
+    tcase_add_test(tc, test_file_body_refusals);
+    tcase_add_test(tc, test_file_body_over_tcp);
+    tcase_add_test(tc, test_file_body_truncated);
     tc = unit_tcase(s, "errors");
     tcase_add_test(tc, test_header_crlf_refused);
     tcase_add_test(tc, test_limits);
@@ -1147,10 +1483,12 @@ http_server_suite(void)
     tcase_add_test(tc, test_head_timeout_quiet_when_silent);
     tcase_add_test(tc, test_body_timeout);
     tcase_add_test(tc, test_idle_timeout);
+    tcase_add_test(tc, test_idle_timeout_longer_than_head);
     tcase_add_test(tc, test_trickling_clients);
     tc = unit_tcase(s, "upgrade");
     tcase_add_test(tc, test_upgrade_to_echo);
     tcase_add_test(tc, test_upgrade_refusals);
     tcase_add_test(tc, test_upgrade_later);
+    tcase_add_test(tc, test_upgrade_after_body);
     return s;
 }

@@ -6,6 +6,9 @@
  *              (without its '\n') up as one message; down: upper-cases.
  *              Lines longer than max_line fail the layer (WIRE_EMSGSIZE).
  *   count      passes bytes through unchanged and counts them.
+ *   bufline    lineframe that reads into its own buffer (the helper's
+ *              get_buffer and buffer_updated hooks): the transport below
+ *              sees a BufferedProtocol.
  *
  * They are stacked on the string transport (sans-I/O), on a memory pair
  * and on TCP, and the tests check what the helper promises: data crosses
@@ -37,6 +40,8 @@ struct lf_layer {
     uint64_t bytes_up, bytes_down;
 };
 
+static int lf_scan(struct wire_layer *l);
+
 static int
 lf_recv(struct wire_layer *l, const void *data, size_t len)
 {
@@ -54,6 +59,14 @@ lf_recv(struct wire_layer *l, const void *data, size_t len)
     }
     memcpy(lf->buf + lf->len, data, len);
     lf->len += len;
+    return lf_scan(l);
+}
+
+/* Deliver the lines complete in the buffer, keep the rest. */
+static int
+lf_scan(struct wire_layer *l)
+{
+    struct lf_layer *lf = (struct lf_layer *)l;
     /* Several messages may come out of one read: each is delivered on its
      * own; the helper holds those the protocol above is not ready for. */
     size_t off = 0;
@@ -439,6 +452,52 @@ START_TEST(test_string_layer_fail)
 }
 END_TEST
 
+/* The layer fails while it holds messages for a protocol above that
+ * paused reading: those came before the bad input, so they go up on
+ * resume (`resume`), and then the layer's error; writes meanwhile are
+ * refused.  Closed instead of resumed, the held input goes with the
+ * protocol, and connection_lost still carries the error. */
+static void
+held_then_fail(bool resume)
+{
+    struct rec_log log = {.on_data = rec_pause_on_first};
+    struct lf_layer *lf;
+    struct wire_transport *st = lf_on_string(&log, &lf);
+    struct wire_transport *up = log.t;
+    lf->max_line = 8;
+    ck_assert_int_eq(wire_string_transport_feed(st, "a\nbb\n0123456789", 15), 0);
+    ck_assert_str_eq(rec_marks(&log), "a|");
+    ck_assert(wire_string_transport_aborted(st));
+    wire_string_transport_step(st);
+    ck_assert_int_eq(log.lost, 0);
+    ck_assert_int_eq(wire_transport_write(up, "late\n", 5), WIRE_ECLOSED);
+    if (resume)
+        ck_assert_int_eq(wire_transport_resume_reading(up), 0);
+    else
+        wire_transport_close(up);
+    wire_string_transport_step(st);
+    ck_assert_str_eq(rec_marks(&log), resume ? "a|bb|" : "a|");
+    ck_assert_int_eq(log.lost, 1);
+    ck_assert_int_eq(log.lost_code, WIRE_EMSGSIZE);
+    ck_assert_contains(log.lost_msg, "lineframe");
+    ck_assert_str_eq(unit_output(st), "");
+    wire_string_transport_free(st);
+    assert_no_leaks();
+    rec_log_free(&log);
+}
+
+START_TEST(test_string_layer_fail_after_held)
+{
+    held_then_fail(true);
+}
+END_TEST
+
+START_TEST(test_string_layer_fail_after_held_close)
+{
+    held_then_fail(false);
+}
+END_TEST
+
 START_TEST(test_string_get_info_forwards)
 {
     struct rec_log log = {0};
@@ -757,22 +816,34 @@ tcp_down(void *arg)
     return l[0]->lost_flag && l[1]->lost_flag;
 }
 
+/* A TCP server recording into `srv`, and a connection to it running the
+ * stack `client` (whose top records into `cli`), both made. */
+static struct wire_server *
+tcp_stack(struct wire_loop *loop, struct srv_ctx *srv,
+          struct wire_protocol *client, struct rec_log *cli,
+          struct conn_result *cr, struct wire_error *err)
+{
+    struct wire_server *s = NULL;
+    ck_assert_int_eq(wire_listen(loop, "tcp://127.0.0.1:0", srv_factory, srv,
+                                 NULL, &s, err), 0);
+    ck_assert_int_eq(wire_connect(loop, wire_server_address(s), client, NULL,
+                                  conn_cb, cr, err), 0);
+    struct rec_log *pair[2] = {cli, &srv->log};
+    ck_assert(unit_run_until(loop, tcp_up, pair, 5000));
+    return s;
+}
+
 START_TEST(test_tcp_both_ways)
 {
     struct wire_loop *loop = wire_loop_new();
     struct srv_ctx srv = {{0}, 0};
-    struct wire_server *s = NULL;
     struct wire_error err = {0};
-    ck_assert_int_eq(wire_listen(loop, "tcp://127.0.0.1:0", srv_factory, &srv,
-                                 NULL, &s, &err), 0);
     struct rec_log cli = {0};
     struct conn_result cr = {0};
     struct lf_layer *lf;
-    ck_assert_int_eq(wire_connect(loop, wire_server_address(s),
-                                  lf_new(rec_new(&cli), &lf), NULL, conn_cb,
-                                  &cr, &err), 0);
+    struct wire_server *s = tcp_stack(loop, &srv, lf_new(rec_new(&cli), &lf),
+                                      &cli, &cr, &err);
     struct rec_log *pair[2] = {&cli, &srv.log};
-    ck_assert(unit_run_until(loop, tcp_up, pair, 5000));
     ck_assert_int_eq(wire_loop_run_until(loop, &cr.done, 5000), 0);
     ck_assert_int_eq(cr.calls, 1);
     ck_assert_int_eq(cr.code, 0);
@@ -845,6 +916,289 @@ START_TEST(test_tcp_connect_fails_releases_stack)
 }
 END_TEST
 
+/* ---- bufline: the zero-copy receive hooks ---- */
+
+struct bl_layer {
+    struct lf_layer lf; /* first: lf_scan, lf_send, lf_destroy work on it */
+    size_t room;        /* bytes offered per read */
+    bool offer_null;    /* get_buffer returns NULL */
+    int gets, updates, recvs;
+    bool updating;      /* inside bl_buffer_updated */
+    char late[16];      /* what recv got meanwhile, taken after it */
+    size_t late_len;
+};
+
+static int
+bl_recv(struct wire_layer *l, const void *data, size_t len)
+{
+    struct bl_layer *b = (struct bl_layer *)l;
+    b->recvs++;
+    if (b->updating) {
+        /* Fed from inside a message of ours: the buffer being scanned
+         * must not move, so these bytes wait until it is done. */
+        ck_assert_uint_le(b->late_len + len, sizeof(b->late));
+        memcpy(b->late + b->late_len, data, len);
+        b->late_len += len;
+        return 0;
+    }
+    return lf_recv(l, data, len);
+}
+
+static void *
+bl_get_buffer(struct wire_layer *l, size_t hint, size_t *len)
+{
+    struct bl_layer *b = (struct bl_layer *)l;
+    struct lf_layer *lf = &b->lf;
+    ck_assert_uint_gt(hint, 0);
+    b->gets++;
+    if (b->offer_null)
+        return NULL;
+    if (lf->cap - lf->len < b->room) {
+        char *nb = realloc(lf->buf, lf->len + b->room);
+        ck_assert_ptr_nonnull(nb);
+        lf->buf = nb;
+        lf->cap = lf->len + b->room;
+    }
+    *len = b->room;
+    return lf->buf + lf->len;
+}
+
+static int
+bl_buffer_updated(struct wire_layer *l, size_t n)
+{
+    struct bl_layer *b = (struct bl_layer *)l;
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_le(n, b->room);
+    b->updates++;
+    b->lf.bytes_up += n;
+    b->lf.len += n;
+    b->updating = true;
+    int rc = lf_scan(l);
+    b->updating = false;
+    if (rc == 0 && b->late_len > 0) {
+        size_t k = b->late_len;
+        b->late_len = 0;
+        rc = lf_recv(l, b->late, k);
+    }
+    return rc;
+}
+
+#define BL_OPS(gb, bu)                                                        \
+    {                                                                         \
+        .transport = WIRE_LAYER_TRANSPORT_OPS("bufline",                      \
+                                              WIRE_CAP_HALF_CLOSE_IF_LOWER),  \
+        .recv = bl_recv, .send = lf_send, .destroy = lf_destroy,              \
+        .get_buffer = (gb), .buffer_updated = (bu),                           \
+    }
+static const struct wire_layer_ops bl_ops = BL_OPS(bl_get_buffer,
+                                                   bl_buffer_updated);
+/* Half the pair: not offered to the transport below. */
+static const struct wire_layer_ops bl_half_ops = BL_OPS(bl_get_buffer, NULL);
+static const struct wire_layer_ops bl_other_half_ops = BL_OPS(NULL,
+                                                              bl_buffer_updated);
+
+static struct wire_protocol *
+bl_new(struct wire_protocol *upper, const struct wire_layer_ops *ops,
+       size_t room, struct bl_layer **out)
+{
+    struct bl_layer *b = calloc(1, sizeof(*b));
+    ck_assert_ptr_nonnull(b);
+    live_layers++;
+    b->room = room;
+    if (out != NULL)
+        *out = b;
+    return wire_layer_init(&b->lf.base, ops, upper);
+}
+
+/* The transport below sees get_buffer and buffer_updated only when the
+ * layer sets both hooks; a layer without them is the plain protocol it
+ * always was. */
+START_TEST(test_buffered_ops_only_with_both_hooks)
+{
+    struct rec_log a = {0}, b = {0}, c = {0}, d = {0};
+    struct wire_protocol *plain = lf_new(rec_new(&a), NULL);
+    struct wire_protocol *both = bl_new(rec_new(&b), &bl_ops, 8, NULL);
+    struct wire_protocol *half = bl_new(rec_new(&c), &bl_half_ops, 8, NULL);
+    struct wire_protocol *other = bl_new(rec_new(&d), &bl_other_half_ops, 8,
+                                         NULL);
+    ck_assert_ptr_null(plain->ops->get_buffer);
+    ck_assert_ptr_null(plain->ops->buffer_updated);
+    ck_assert_ptr_nonnull(both->ops->get_buffer);
+    ck_assert_ptr_nonnull(both->ops->buffer_updated);
+    ck_assert_ptr_null(half->ops->get_buffer);
+    ck_assert_ptr_null(half->ops->buffer_updated);
+    ck_assert_ptr_null(other->ops->get_buffer);
+    ck_assert_ptr_null(other->ops->buffer_updated);
+    /* Everything else is the same table. */
+    ck_assert_ptr_eq(both->ops->data_received, plain->ops->data_received);
+    ck_assert_ptr_eq(both->ops->connection_lost, plain->ops->connection_lost);
+    ck_assert_ptr_eq(half->ops, plain->ops);
+    wire_protocol_destroy(plain);
+    wire_protocol_destroy(both);
+    wire_protocol_destroy(half);
+    wire_protocol_destroy(other);
+    assert_no_leaks();
+    rec_log_free(&a);
+    rec_log_free(&b);
+    rec_log_free(&c);
+    rec_log_free(&d);
+}
+END_TEST
+
+/* Reads go into the layer's buffer, as large as it offers, and the
+ * layer's buffer_updated translates them; a NULL buffer sends the read
+ * through recv instead, with the same messages. */
+START_TEST(test_buffered_reads_into_layer)
+{
+    for (int null = 0; null < 2; null++) {
+        struct rec_log log = {0};
+        struct bl_layer *b;
+        struct wire_transport *st =
+            wire_string_transport_new(bl_new(rec_new(&log), &bl_ops, 4, &b));
+        ck_assert_ptr_nonnull(st);
+        b->offer_null = null;
+        ck_assert_int_eq(wire_string_transport_feed(st, "ab\ncd\nef", 8), 0);
+        ck_assert_str_eq(rec_marks(&log), "ab|cd|");
+        ck_assert_int_eq(wire_string_transport_feed(st, "\n", 1), 0);
+        ck_assert_str_eq(rec_marks(&log), "ab|cd|ef|");
+        ck_assert_uint_eq(b->lf.bytes_up, 9);
+        if (null) {
+            ck_assert_int_eq(b->updates, 0);
+            ck_assert_int_eq(b->recvs, 2);
+            ck_assert_int_ge(b->gets, 2);
+        } else {
+            ck_assert_int_eq(b->updates, 3); /* 4 + 4 + 1 bytes */
+            ck_assert_int_eq(b->recvs, 0);
+        }
+        /* Writing is untouched. */
+        ck_assert_int_eq(wire_transport_write(log.t, "up", 2), 0);
+        ck_assert_str_eq(unit_output(st), "UP");
+        wire_string_transport_free(st);
+        assert_no_leaks();
+        rec_log_free(&log);
+    }
+}
+END_TEST
+
+/* A buffered read the protocol above pauses in: the rest of the fed
+ * bytes wait below, the messages already read wait in the helper, all
+ * in order on resume. */
+START_TEST(test_buffered_pause_holds)
+{
+    struct rec_log log = {.on_data = rec_pause_on_first};
+    struct bl_layer *b;
+    struct wire_transport *st =
+        wire_string_transport_new(bl_new(rec_new(&log), &bl_ops, 6, &b));
+    ck_assert_int_eq(wire_string_transport_feed(st, "a\nbb\nccc\ndd\n", 12), 0);
+    ck_assert_str_eq(rec_marks(&log), "a|");
+    ck_assert_int_eq(b->updates, 1);
+    ck_assert_int_eq(wire_transport_resume_reading(log.t), 0);
+    wire_string_transport_step(st);
+    ck_assert_str_eq(rec_marks(&log), "a|bb|ccc|dd|");
+    ck_assert_int_eq(b->recvs, 0);
+    wire_string_transport_free(st);
+    assert_no_leaks();
+    rec_log_free(&log);
+}
+END_TEST
+
+/* Bytes fed from inside a message the layer delivered from its
+ * buffer_updated: the helper does not ask for the layer's buffer while
+ * the layer is taking a read, so they come through recv. */
+static struct wire_transport *nested_st;
+
+static void
+feed_nested(struct rec_log *log, struct wire_transport *t, const void *data,
+            size_t len)
+{
+    (void)t;
+    (void)data;
+    (void)len;
+    if (log->data_calls != 1)
+        return;
+    struct bl_layer *b = log->user;
+    int gets = b->gets, recvs = b->recvs;
+    ck_assert_int_eq(wire_string_transport_feed(nested_st, "zz\n", 3), 0);
+    ck_assert_int_eq(b->gets, gets);
+    ck_assert_int_eq(b->recvs, recvs + 1);
+}
+
+START_TEST(test_buffered_not_asked_inside)
+{
+    struct rec_log log = {.on_data = feed_nested};
+    struct bl_layer *b;
+    struct wire_transport *st =
+        wire_string_transport_new(bl_new(rec_new(&log), &bl_ops, 64, &b));
+    log.user = b;
+    nested_st = st;
+    ck_assert_int_eq(wire_string_transport_feed(st, "x\n", 2), 0);
+    ck_assert_int_eq(b->updates, 1);
+    ck_assert_int_eq(b->recvs, 1);
+    ck_assert_str_eq(rec_marks(&log), "x|zz|");
+    wire_string_transport_free(st);
+    assert_no_leaks();
+    rec_log_free(&log);
+}
+END_TEST
+
+/* An error from buffer_updated fails the layer as one from recv does. */
+START_TEST(test_buffered_update_fails)
+{
+    struct rec_log log = {0};
+    struct bl_layer *b;
+    struct wire_transport *st =
+        wire_string_transport_new(bl_new(rec_new(&log), &bl_ops, 64, &b));
+    b->lf.max_line = 8;
+    ck_assert_int_eq(wire_string_transport_feed(st, "ok\n0123456789", 13), 0);
+    ck_assert_int_eq(b->updates, 1);
+    ck_assert_str_eq(rec_marks(&log), "ok|");
+    ck_assert(wire_string_transport_aborted(st));
+    wire_string_transport_step(st);
+    ck_assert_int_eq(log.lost, 1);
+    ck_assert_int_eq(log.lost_code, WIRE_EMSGSIZE);
+    ck_assert_str_eq(log.lost_msg, "bufline: message exceeds the configured "
+                                   "limit");
+    wire_string_transport_free(st);
+    assert_no_leaks();
+    rec_log_free(&log);
+}
+END_TEST
+
+/* Over TCP: the socket transport reads straight into the layer's buffer
+ * (recv(2) into what get_buffer gave), never through recv. */
+START_TEST(test_buffered_tcp_reads_into_layer)
+{
+    struct wire_loop *loop = wire_loop_new();
+    struct srv_ctx srv = {{0}, 0};
+    struct wire_error err = {0};
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    struct bl_layer *b;
+    struct wire_server *s = tcp_stack(loop, &srv,
+                                      bl_new(rec_new(&cli), &bl_ops, 5, &b),
+                                      &cli, &cr, &err);
+    struct rec_log *pair[2] = {&cli, &srv.log};
+    ck_assert_int_eq(wire_transport_write(srv.log.t, "pong\nagain\n", 11), 0);
+    cli.user = "pong|again|";
+    ck_assert(unit_run_until(loop, has_marks, &cli, 5000));
+    ck_assert_int_ge(b->updates, 3); /* 11 bytes, at most 5 per read */
+    ck_assert_int_eq(b->recvs, 0);
+    ck_assert_int_eq(wire_transport_write(cli.t, "ping\n", 5), 0);
+    srv.log.user = "PING\n";
+    ck_assert(unit_run_until(loop, has_input, &srv.log, 5000));
+    wire_transport_close(cli.t);
+    ck_assert(unit_run_until(loop, tcp_down, pair, 5000));
+    ck_assert(cli.lost_null);
+    wire_server_free(s);
+    ck_assert_int_eq(wire_loop_run_until(loop, &never, 5000), 1);
+    wire_loop_free(loop);
+    assert_no_leaks();
+    wire_error_clear(&err);
+    rec_log_free(&cli);
+    rec_log_free(&srv.log);
+}
+END_TEST
+
 Suite *
 layer_suite(void)
 {
@@ -860,6 +1214,8 @@ layer_suite(void)
     tcase_add_test(tc, test_string_write_while_lower_dies);
     tcase_add_test(tc, test_string_lower_loss_reaches_above_once);
     tcase_add_test(tc, test_string_layer_fail);
+    tcase_add_test(tc, test_string_layer_fail_after_held);
+    tcase_add_test(tc, test_string_layer_fail_after_held_close);
     tcase_add_test(tc, test_string_get_info_forwards);
     tcase_add_test(tc, test_string_flow_control_crosses_up);
     tcase_add_test(tc, test_string_two_layers);
@@ -878,6 +1234,16 @@ layer_suite(void)
     tcase_add_checked_fixture(tc, layer_setup, NULL);
     tcase_add_test(tc, test_tcp_both_ways);
     tcase_add_test(tc, test_tcp_connect_fails_releases_stack);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("buffered");
+    tcase_add_checked_fixture(tc, layer_setup, NULL);
+    tcase_add_test(tc, test_buffered_ops_only_with_both_hooks);
+    tcase_add_test(tc, test_buffered_reads_into_layer);
+    tcase_add_test(tc, test_buffered_pause_holds);
+    tcase_add_test(tc, test_buffered_not_asked_inside);
+    tcase_add_test(tc, test_buffered_update_fails);
+    tcase_add_test(tc, test_buffered_tcp_reads_into_layer);
     suite_add_tcase(s, tc);
     return s;
 }

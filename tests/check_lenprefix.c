@@ -6,12 +6,17 @@
  * written to the byte; limits fail as soon as a length announces too much,
  * before any payload, and never allocate what was only announced; the end
  * of input inside a prefix, a payload or a netstring's ','; a message far
- * larger than one read.
+ * larger than one read.  The rest of a large payload is read straight into
+ * the layer's buffer (get_buffer), with the same outcome as through
+ * data_received, also when cut anywhere, paused, ended early, refused for
+ * its size or handed over to another protocol.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mallinfo2 */
 #endif
 #include "framing.h"
+
+#include <wire/trace.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +513,332 @@ START_TEST(test_lenprefix_spanning_many_reads)
 }
 END_TEST
 
+
+/* ---- zero-copy receive (get_buffer) ---- */
+
+/* Append a binary message (`width`-byte big-endian prefix) of `len`
+ * payload bytes fr_byte(seed + i) to the input and the expected marks;
+ * returns the payload's offset in the input. */
+static size_t
+add_msg(struct fr_bufs *b, size_t len, size_t seed, unsigned width)
+{
+    b->n += put_len(b->in + b->n, len, width, false);
+    size_t at = b->n;
+    fr_bufs_add(b, len, seed);
+    return at;
+}
+
+/* Big messages (rests of a quarter of a read or more come through the
+ * layer's buffer), small and empty ones between them, cut everywhere
+ * near where the format changes state: the same messages and the same
+ * end both ways, and the buffer was used. */
+START_TEST(test_lenprefix_buffered_splits)
+{
+    fr_rand_reset("lenprefix_buffered_splits");
+    struct fr_bufs b = fr_bufs_new(70000);
+    size_t marks[16], nm = 0;
+    marks[nm++] = add_msg(&b, 20000, 0, 4);
+    marks[nm++] = b.n;
+    marks[nm++] = add_msg(&b, 5, 1, 4);
+    marks[nm++] = add_msg(&b, 0, 2, 4);
+    marks[nm++] = add_msg(&b, 40000, 3, 4);
+    marks[nm++] = b.n;
+    fr_paths_reset();
+    struct stack_cfg c = lp_cfg(4, false, 0);
+    struct expect e = CLEAN(b.want);
+    run_long_splits(&c, b.in, b.n, marks, nm, 6, 997, &e, 24);
+    ck_assert_uint_gt(fr_paths.offered, 0);
+    ck_assert_uint_gt(fr_paths.bytes, 60000);
+
+    /* Cut short inside the big payload, then EOF: the same count of
+     * bytes got in the error text both ways. */
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "lenprefix: input ended inside a message: 30000 of 40000 bytes "
+             "of the message at stream offset %zu", marks[4] - 4);
+    b.want[b.k - 40001] = '\0'; /* the messages before the cut one */
+    struct expect eof = FAILS(b.want, WIRE_EINCOMPLETE, msg, true);
+    run_long_splits(&c, b.in, marks[4] + 30000, marks, nm - 1, 4, 4999, &eof, 8);
+    fr_bufs_free(&b);
+}
+END_TEST
+
+/* The rest of the payload lands in the layer's buffer, and the message
+ * goes up from there: no copy.  A rest under a quarter of the read is
+ * copied instead (a read apart would cost more), through recv. */
+START_TEST(test_lenprefix_buffered_in_place)
+{
+    size_t len = 50000;
+    struct fr_bufs b = fr_bufs_new(len + 4);
+    put_len(b.in, len, 4, true);
+    b.n = 4;
+    fr_bufs_add(&b, len, 0);
+    struct stack_cfg c = lp_cfg(4, true, 0);
+    struct rec_log log = {.on_data = fr_note_data};
+    struct wire_transport *st = stack_new(&c, &log);
+    fr_paths_reset();
+    /* The prefix and 100 bytes: through recv, gathered. */
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in, 104), 0);
+    ck_assert_uint_eq(fr_paths.recv_reads, 1);
+    ck_assert_uint_eq(fr_paths.offered, 0);
+    /* The rest: straight into the buffer. */
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in + 104, len - 100), 0);
+    ck_assert_uint_eq(fr_paths.recv_reads, 1);
+    ck_assert_uint_ge(fr_paths.offered, 1);
+    ck_assert_uint_eq(fr_paths.bytes, len - 100);
+    ck_assert_uint_eq(log.nlens, 1);
+    ck_assert_uint_eq(log.lens[0], len);
+    ck_assert(memcmp(log.in, b.in + 4, len) == 0);
+    /* Delivered from the buffer the rest was read into. */
+    ck_assert_ptr_eq(fr_first_data + 100, fr_paths.last_buf);
+
+    /* The next message's rest is small (under 16 KiB): copied, through
+     * recv, although its length is known. */
+    fr_paths_reset();
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in, 4 + len - 10000), 0);
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in + 4 + len - 10000,
+                                                10000), 0);
+    ck_assert_uint_eq(fr_paths.offered, 0);
+    ck_assert_uint_eq(fr_paths.recv_reads, 2);
+    ck_assert_uint_eq(log.nlens, 2);
+    ck_assert(memcmp(log.in + len, b.in + 4, len) == 0);
+    stack_free(st, &log);
+    fr_bufs_free(&b);
+}
+END_TEST
+
+/* A length over the limit right after a message that came through the
+ * buffer is refused before anything of it is read; netstrings, and a
+ * netstring whose ',' is missing after a payload read in place. */
+START_TEST(test_lenprefix_buffered_limits_netstring)
+{
+    fr_rand_reset("lenprefix_buffered_limits");
+    struct fr_bufs b = fr_bufs_new(80000);
+    size_t marks[8], nm = 0;
+    marks[nm++] = add_msg(&b, 20000, 0, 4);
+    marks[nm++] = b.n;
+    b.n += put_len(b.in + b.n, 30001, 4, false);
+    memset(b.in + b.n, 'j', 100);
+    b.n += 100;
+    struct stack_cfg c = lp_cfg(4, false, 30000);
+    struct expect e = FAILS(b.want, WIRE_EMSGSIZE,
+                            "lenprefix: message at stream offset 20004 "
+                            "announces 30001 bytes, over the limit of 30000 "
+                            "bytes",
+                            false);
+    fr_paths_reset();
+    run_long_splits(&c, b.in, b.n, marks, nm, 6, 1999, &e, 8);
+    ck_assert_uint_gt(fr_paths.bytes, 0);
+
+    /* Netstrings: "20000:...,3:abc,30000:...,". */
+    b.n = b.k = nm = 0;
+    for (size_t m = 0; m < 3; m++) {
+        size_t len = m == 0 ? 20000 : m == 1 ? 3 : 30000;
+        b.n += (size_t)sprintf((char *)b.in + b.n, "%zu:", len);
+        marks[nm++] = b.n;
+        fr_bufs_add(&b, len, m);
+        marks[nm++] = b.n;
+        b.in[b.n++] = ',';
+    }
+    c = ns_cfg(0);
+    struct expect ns = CLEAN(b.want);
+    fr_paths_reset();
+    run_long_splits(&c, b.in, b.n, marks, nm, 4, 1999, &ns, 8);
+    ck_assert_uint_gt(fr_paths.bytes, 0);
+
+    /* The first payload, then 'X' where the ',' belongs. */
+    b.in[marks[1]] = 'X';
+    b.want[20001] = '\0';
+    struct expect comma = FAILS(b.want, WIRE_EPROTO,
+                                "netstring: netstring payload not followed "
+                                "by ',' (stream offset 20006)",
+                                false);
+    run_long_splits(&c, b.in, marks[1] + 10, marks, 2, 4, 1999, &comma, 8);
+
+    /* The ',' is read with the payload's end, in the same read: nothing
+     * of the message is left behind in the transport below (a protocol
+     * closing after it would otherwise reset the connection). */
+    b.in[marks[1]] = ',';
+    struct rec_log log = {0};
+    struct wire_transport *st = stack_new(&c, &log);
+    fr_paths_reset();
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in, 106), 0);
+    ck_assert_int_eq(wire_string_transport_feed(st, b.in + 106,
+                                                marks[1] + 1 - 106), 0);
+    ck_assert_uint_eq(fr_paths.updates, 1);
+    ck_assert_uint_eq(fr_paths.bytes, 20000 - 100 + 1);
+    ck_assert_str_eq(rec_escaped(&log), b.want);
+    fr_end_clean(st, &log);
+    fr_bufs_free(&b);
+}
+END_TEST
+
+/* Pause reading in a message: what follows waits in the transport below
+ * and comes through the buffer on resume; a pause inside the message a
+ * buffered read completed keeps the rest of that read for later. */
+START_TEST(test_lenprefix_buffered_pause)
+{
+    struct fr_bufs b = fr_bufs_new(50000);
+    add_msg(&b, 5, 0, 4);
+    size_t big = add_msg(&b, 40000, 1, 4);
+    add_msg(&b, 3, 2, 4);
+    struct stack_cfg c = lp_cfg(4, false, 0);
+    for (int pass = 0; pass < 2; pass++) {
+        struct rec_log log = {0};
+        log.on_data = pass == 0 ? rec_pause_on_first : fr_pause_on_long;
+        struct wire_transport *st = stack_new(&c, &log);
+        fr_paths_reset();
+        /* The first message, the next prefix and 100 payload bytes. */
+        ck_assert_int_eq(wire_string_transport_feed(st, b.in, big + 100), 0);
+        ck_assert_int_eq(wire_string_transport_feed(st, b.in + big + 100,
+                                                    b.n - big - 100), 0);
+        ck_assert_uint_eq(log.nlens, pass == 0 ? 1 : 2); /* before resuming */
+        ck_assert(!wire_transport_is_reading(log.t));
+        ck_assert_int_eq(wire_transport_resume_reading(log.t), 0);
+        wire_string_transport_step(st);
+        ck_assert_str_eq(rec_escaped(&log), b.want);
+        ck_assert_uint_eq(fr_paths.bytes, 40000 - 100);
+        fr_end_clean(st, &log);
+    }
+    fr_bufs_free(&b);
+}
+END_TEST
+
+/* The protocol above hands its transport over to another one in a
+ * message: the big message after it, read through the buffer, goes to
+ * the new protocol. */
+struct handover {
+    struct wire_protocol *next, *returned;
+};
+static struct handover ho;
+
+static void
+switch_on_go(struct rec_log *log, struct wire_transport *t, const void *data,
+             size_t len)
+{
+    (void)log;
+    if (len == 2 && memcmp(data, "go", 2) == 0) {
+        struct wire_error err = {0};
+        ho.returned = wire_transport_set_protocol(t, ho.next, NULL, 0, &err);
+        ck_assert_msg(ho.returned != NULL, "%s", err.message);
+    }
+}
+
+START_TEST(test_lenprefix_buffered_handover)
+{
+    struct fr_bufs b = fr_bufs_new(50000);
+    b.n += put_len(b.in, 2, 4, false);
+    memcpy(b.in + b.n, "go", 2);
+    b.n += 2;
+    add_msg(&b, 40000, 0, 4);
+    add_msg(&b, 1, 1, 4);
+    struct rec_log log = {.on_data = switch_on_go}, next_log = {.messages = true};
+    memset(&ho, 0, sizeof(ho));
+    ho.next = rec_new(&next_log);
+    struct stack_cfg c = lp_cfg(4, false, 0);
+    struct wire_transport *st = stack_new(&c, &log);
+    fr_paths_reset();
+    ck_assert_int_eq(wire_string_transport_feed_split(st, b.in, b.n, 1000), 0);
+    wire_string_transport_step(st);
+    ck_assert_ptr_nonnull(ho.returned);
+    ck_assert_str_eq(rec_escaped(&log), "go|");
+    ck_assert_str_eq(rec_escaped(&next_log), b.want);
+    ck_assert_uint_gt(fr_paths.bytes, 20000);
+    ck_assert_int_eq(wire_string_transport_feed_eof(st), 0);
+    wire_string_transport_step(st);
+    ck_assert(next_log.eof == 1 && next_log.lost_null);
+    wire_string_transport_free(st);
+    ck_assert_int_eq(next_log.destroyed, 1);
+    ck_assert_int_eq(log.lost, 0); /* detached, never lost */
+    wire_protocol_destroy(ho.returned);
+    ck_assert_int_eq(log.destroyed, 1);
+    rec_log_free(&log);
+    rec_log_free(&next_log);
+    fr_bufs_free(&b);
+}
+END_TEST
+
+/* A trace layer above: the lenprefix layer still reads into its buffer. */
+static void
+count_trace(void *arg, const struct wire_trace_event *ev)
+{
+    (void)ev;
+    (*(int *)arg)++;
+}
+
+START_TEST(test_lenprefix_buffered_trace_above)
+{
+    /* string -> lenprefix (its reads through its buffer) -> trace -> rec */
+    struct fr_bufs b = fr_bufs_new(50000);
+    add_msg(&b, 7, 0, 2);
+    add_msg(&b, 40000, 1, 2);
+    struct rec_log log = {.messages = true};
+    int events = 0;
+    struct wire_trace_opts to = {.cb = count_trace, .arg = &events};
+    struct wire_error err = {0};
+    struct wire_protocol *tr = wire_trace_layer_new(rec_new(&log), &to, &err);
+    ck_assert_ptr_nonnull(tr);
+    struct wire_lenprefix_opts o;
+    wire_lenprefix_opts_init(&o, 2, false);
+    struct wire_protocol *lp = wire_lenprefix_layer_new(tr, &o, &err);
+    ck_assert_ptr_nonnull(lp);
+    ck_assert_ptr_nonnull(lp->ops->get_buffer);
+    fr_spy_on(lp);
+    fr_paths_reset();
+    struct wire_transport *st = wire_string_transport_new(lp);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(wire_string_transport_feed_split(st, b.in, b.n, 4096), 0);
+    ck_assert_int_eq(wire_string_transport_feed_eof(st), 0);
+    wire_string_transport_step(st);
+    ck_assert_str_eq(rec_escaped(&log), b.want);
+    ck_assert_uint_gt(fr_paths.bytes, 20000);
+    ck_assert_int_gt(events, 2);
+    ck_assert(log.lost_null);
+    wire_string_transport_free(st);
+    ck_assert_int_eq(log.destroyed, 1);
+    rec_log_free(&log);
+    fr_bufs_free(&b);
+}
+END_TEST
+
+/* A large buffer is let go on the next turn once nothing is pending; a
+ * message begun before that turn keeps it (a stream of large messages
+ * does not free and grow it again for each). */
+START_TEST(test_lenprefix_buffered_release)
+{
+    size_t len = 200000;
+    struct fr_bufs b = fr_bufs_new(len + 4);
+    add_msg(&b, len, 0, 4);
+    struct stack_cfg c = lp_cfg(4, false, 0);
+    for (int next = 0; next < 2; next++) {
+        struct rec_log log = {0};
+        struct wire_transport *st = stack_new(&c, &log);
+        fr_paths_reset();
+        ck_assert_int_eq(wire_string_transport_feed_split(st, b.in, b.n,
+                                                          65536), 0);
+        ck_assert_uint_eq(log.nlens, 1);
+        ck_assert_uint_gt(fr_paths.bytes, len / 2);
+        if (next) /* the next message's prefix and first bytes */
+            ck_assert_int_eq(wire_string_transport_feed(st, b.in, 1004), 0);
+        size_t before = heap_in_use();
+        wire_string_transport_step(st);
+        size_t after = heap_in_use();
+        if (before != 0 && next)
+            ck_assert_uint_ge(after + 1024, before);
+        else if (before != 0)
+            ck_assert_uint_le(after + len / 2, before);
+        if (next) {
+            ck_assert_int_eq(wire_string_transport_feed(st, b.in + 1004,
+                                                        b.n - 1004), 0);
+            ck_assert_uint_eq(log.nlens, 2);
+            ck_assert(memcmp(log.in + len, b.in + 4, len) == 0);
+        }
+        stack_free(st, &log);
+    }
+    fr_bufs_free(&b);
+}
+END_TEST
+
 Suite *
 lenprefix_suite(void)
 {
@@ -524,5 +855,14 @@ lenprefix_suite(void)
     tcase_add_test(tc, test_lenprefix_max_len);
     tcase_add_test(tc, test_lenprefix_absurd_length);
     tcase_add_test(tc, test_lenprefix_eof_mid_message);
+
+    tc = fr_tcase(s, "buffered", 300);
+    tcase_add_test(tc, test_lenprefix_buffered_splits);
+    tcase_add_test(tc, test_lenprefix_buffered_in_place);
+    tcase_add_test(tc, test_lenprefix_buffered_limits_netstring);
+    tcase_add_test(tc, test_lenprefix_buffered_pause);
+    tcase_add_test(tc, test_lenprefix_buffered_handover);
+    tcase_add_test(tc, test_lenprefix_buffered_trace_above);
+    tcase_add_test(tc, test_lenprefix_buffered_release);
     return s;
 }

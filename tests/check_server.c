@@ -5,6 +5,9 @@
  * connections, and the listen errors: a mem: name or a TCP port already
  * taken (-EADDRINUSE, with a message naming the address), and Unix socket
  * files (a stale one is replaced, a live one or a plain file is not).
+ * Sockets: the loop's socket poller (a connection closed by another one
+ * of the same readiness batch, a socket epoll refuses, paused sockets
+ * keep no loop running).
  */
 #include "unit.h"
 
@@ -873,6 +876,137 @@ START_TEST(test_accept_emfile_backs_off)
 }
 END_TEST
 
+/* ---- sockets: the loop's socket poller (transports/sock.c) ---- */
+
+/* The first server connection to hear from its client aborts every other
+ * one.  All clients wrote before the server polled, so the others are in
+ * the same batch of readiness reports: none may be read after its abort
+ * (under ASan: nor touched after it is gone). */
+static void
+abort_others(struct rec_log *log, struct wire_transport *t, const void *data,
+             size_t len)
+{
+    struct sctx *c = log->user;
+    (void)t;
+    (void)data;
+    (void)len;
+    for (int i = 0; i < c->n; i++)
+        if (&c->logs[i] != log && c->logs[i].t != NULL)
+            wire_transport_abort(c->logs[i].t);
+}
+
+START_TEST(test_sock_abort_others_in_one_batch)
+{
+    enum { N = 6 };
+    struct sctx c = {0};
+    struct rec_log cli[N] = {{0}};
+    struct conn_result cr[N] = {{0}};
+    struct wire_server *s = listen_ok("tcp://127.0.0.1:0", &c);
+    for (int i = 0; i < N; i++)
+        dial(wire_server_address(s), &cli[i], &cr[i]);
+    c.want = N;
+    ck_assert(unit_run_until(loop, made_n, &c, 5000));
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(wire_loop_run_until(loop, &cr[i].done, 5000), 0);
+        c.logs[i].user = &c;
+        c.logs[i].on_data = abort_others;
+    }
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(wire_transport_write(cli[i].t, "x", 1), 0);
+    c.want = N - 1;
+    ck_assert(unit_run_until(loop, lost_n, &c, 5000));
+    int readers = 0;
+    for (int i = 0; i < N; i++) {
+        readers += c.logs[i].data_calls;
+        if (c.logs[i].data_calls == 0) {
+            ck_assert_int_eq(c.logs[i].lost, 1);
+            ck_assert_int_eq(c.logs[i].lost_code, WIRE_EABORTED);
+        }
+    }
+    ck_assert_int_eq(readers, 1);
+    wire_server_free(s);
+    drain_and_check();
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(c.logs[i].lost, 1);
+        ck_assert_int_eq(cli[i].lost, 1);
+        rec_log_free(&cli[i]);
+    }
+    sctx_free(&c);
+}
+END_TEST
+
+/* A socket the poller cannot watch fails its connection with the reason:
+ * here the descriptor was turned into /dev/null behind the transport's
+ * back (epoll refuses it with EPERM) while reading was paused. */
+/* One TCP connection to a new server: both ends made, the connect
+ * reported. */
+static struct wire_server *
+one_tcp_conn(struct sctx *c, struct rec_log *cli, struct conn_result *cr)
+{
+    struct wire_server *s = listen_ok("tcp://127.0.0.1:0", c);
+    dial(wire_server_address(s), cli, cr);
+    c->want = 1;
+    ck_assert(unit_run_until(loop, made_n, c, 5000));
+    ck_assert_int_eq(wire_loop_run_until(loop, &cr->done, 5000), 0);
+    return s;
+}
+
+static void
+end_one_tcp_conn(struct wire_server *s, struct sctx *c, struct rec_log *cli)
+{
+    wire_server_free(s);
+    drain_and_check();
+    rec_log_free(cli);
+    sctx_free(c);
+}
+
+START_TEST(test_sock_watch_refused_fails)
+{
+    struct sctx c = {0};
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    struct wire_server *s = one_tcp_conn(&c, &cli, &cr);
+    struct wire_transport *t = c.logs[0].t;
+    int fd = -1;
+    ck_assert_int_eq(wire_transport_get_info(t, WIRE_INFO_FD, &fd, sizeof(fd)),
+                     (int)sizeof(int));
+    ck_assert_int_eq(wire_transport_pause_reading(t), 0);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(null, 0);
+    ck_assert_int_eq(dup2(null, fd), fd);
+    close(null);
+    ck_assert_int_eq(wire_transport_resume_reading(t), 0);
+    ck_assert(unit_run_until(loop, log_lost, &c.logs[0], 5000));
+    ck_assert_int_eq(c.logs[0].lost_code, -EPERM);
+    ck_assert_msg(strstr(c.logs[0].lost_msg, "watching the socket") != NULL,
+                  "message: %s", c.logs[0].lost_msg);
+    /* The client's socket lost its peer when the descriptor was replaced. */
+    ck_assert(unit_run_until(loop, log_lost, &cli, 5000));
+    end_one_tcp_conn(s, &c, &cli);
+}
+END_TEST
+
+/* A socket that waits for nothing (reading paused, nothing to write)
+ * keeps no loop running, and waits again once resumed. */
+START_TEST(test_sock_paused_keeps_loop_idle)
+{
+    struct sctx c = {0};
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    struct wire_server *s = one_tcp_conn(&c, &cli, &cr);
+    wire_server_stop_accepting(s);
+    ck_assert_int_eq(wire_transport_pause_reading(cli.t), 0);
+    ck_assert_int_eq(wire_transport_pause_reading(c.logs[0].t), 0);
+    ck_assert_int_eq(wire_loop_run_until(loop, &never, 5000), 1);
+    ck_assert_int_eq(wire_transport_resume_reading(c.logs[0].t), 0);
+    ck_assert_int_eq(wire_transport_write(cli.t, "again", 5), 0);
+    c.logs[0].user = "again";
+    ck_assert(unit_run_until(loop, has_in, &c.logs[0], 5000));
+    ck_assert_int_eq(wire_transport_resume_reading(cli.t), 0);
+    end_one_tcp_conn(s, &c, &cli);
+}
+END_TEST
+
 Suite *
 server_suite(void)
 {
@@ -905,6 +1039,13 @@ server_suite(void)
     tcase_add_test(tc, test_unix_over_live_socket);
     tcase_add_test(tc, test_unix_over_plain_file);
     tcase_add_test(tc, test_unix_abstract);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("sockets");
+    tcase_add_checked_fixture(tc, srv_setup, srv_teardown);
+    tcase_add_test(tc, test_sock_abort_others_in_one_batch);
+    tcase_add_test(tc, test_sock_watch_refused_fails);
+    tcase_add_test(tc, test_sock_paused_keeps_loop_idle);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("regressions");

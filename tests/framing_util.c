@@ -5,6 +5,8 @@
  */
 #include "framing.h"
 
+#include <wire/fault.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,8 +101,158 @@ cl_cfg(size_t max)
     return c;
 }
 
+/* ---- watching the layer's receive path ---- */
+
+struct fr_paths fr_paths;
+
+const char *fr_first_data;
+
+void
+fr_paths_reset(void)
+{
+    memset(&fr_paths, 0, sizeof(fr_paths));
+    fr_first_data = NULL;
+}
+
+void
+fr_note_data(struct rec_log *log, struct wire_transport *t, const void *data,
+             size_t len)
+{
+    (void)log;
+    (void)t;
+    (void)len;
+    if (fr_first_data == NULL)
+        fr_first_data = data;
+}
+
+void
+fr_pause_on_long(struct rec_log *log, struct wire_transport *t,
+                 const void *data, size_t len)
+{
+    (void)log;
+    (void)data;
+    if (len > 1000)
+        ck_assert_int_eq(wire_transport_pause_reading(t), 0);
+}
+
+void
+fr_end_clean(struct wire_transport *st, struct rec_log *log)
+{
+    ck_assert_int_eq(wire_string_transport_feed_eof(st), 0);
+    wire_string_transport_step(st);
+    ck_assert(log->lost_null && log->eof == 1);
+    stack_free(st, log);
+}
+
+struct fr_bufs
+fr_bufs_new(size_t cap)
+{
+    struct fr_bufs b = {malloc(cap), malloc(cap + 1), 0, 0};
+    ck_assert(b.in != NULL && b.want != NULL);
+    b.want[0] = '\0';
+    return b;
+}
+
+void
+fr_bufs_free(struct fr_bufs *b)
+{
+    free(b->in);
+    free(b->want);
+}
+
+char
+fr_byte(size_t i)
+{
+    return (char)('a' + (i * 7 + i / 26) % 26);
+}
+
+void
+fr_bufs_add(struct fr_bufs *b, size_t len, size_t seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        b->in[b->n++] = (unsigned char)fr_byte(seed + i);
+        b->want[b->k++] = fr_byte(seed + i);
+    }
+    b->want[b->k++] = '|';
+    b->want[b->k] = '\0';
+}
+
+/* The layer's protocol below gets a copy of its ops table whose
+ * receive entries count, then call the layer's own. */
+struct spy {
+    struct wire_protocol_ops ops; /* first: found back from p->ops */
+    const struct wire_protocol_ops *orig;
+};
+
+static const struct spy *
+spy_of(const struct wire_protocol *p)
+{
+    return (const struct spy *)(const void *)p->ops;
+}
+
+static void
+spy_data(struct wire_protocol *p, const void *data, size_t len)
+{
+    fr_paths.recv_reads++;
+    fr_paths.recv_bytes += len;
+    spy_of(p)->orig->data_received(p, data, len);
+}
+
+static void *
+spy_get_buffer(struct wire_protocol *p, size_t hint, size_t *len)
+{
+    fr_paths.asked++;
+    void *buf = spy_of(p)->orig->get_buffer(p, hint, len);
+    if (buf != NULL) {
+        ck_assert_uint_gt(*len, 0);
+        fr_paths.offered++;
+        fr_paths.last_buf = buf;
+    }
+    return buf;
+}
+
+static void
+spy_buffer_updated(struct wire_protocol *p, size_t n)
+{
+    fr_paths.updates++;
+    fr_paths.bytes += n;
+    spy_of(p)->orig->buffer_updated(p, n);
+}
+
+static void
+spy_destroy(struct wire_protocol *p)
+{
+    const struct spy *s = spy_of(p);
+    const struct wire_protocol_ops *orig = s->orig;
+    p->ops = orig;
+    free((void *)(uintptr_t)s);
+    orig->destroy(p);
+}
+
+void
+fr_spy_on(struct wire_protocol *p)
+{
+    struct spy *s = malloc(sizeof(*s));
+    ck_assert_ptr_nonnull(s);
+    s->ops = *p->ops;
+    s->orig = p->ops;
+    s->ops.data_received = spy_data;
+    if (s->ops.get_buffer != NULL) {
+        s->ops.get_buffer = spy_get_buffer;
+        s->ops.buffer_updated = spy_buffer_updated;
+    }
+    s->ops.destroy = spy_destroy;
+    p->ops = &s->ops;
+}
+
 struct wire_transport *
 stack_new(const struct stack_cfg *c, struct rec_log *log)
+{
+    return stack_new_path(c, log, PATH_BUFFERED);
+}
+
+struct wire_transport *
+stack_new_path(const struct stack_cfg *c, struct rec_log *log, int path)
 {
     struct wire_error err = {0};
     log->messages = true;
@@ -111,6 +263,13 @@ stack_new(const struct stack_cfg *c, struct rec_log *log)
                                  : wire_content_length_layer_new(up, c->cl_max,
                                                                  &err);
     ck_assert_msg(p != NULL, "layer_new: %s", err.message ? err.message : "?");
+    fr_spy_on(p);
+    if (path == PATH_DATA) {
+        /* Every fault off: the fault layer only passes reads up, as
+         * data_received (a layer offers no get_buffer to the one above). */
+        p = wire_fault_layer_new(p, NULL, &err);
+        ck_assert_msg(p != NULL, "fault: %s", err.message ? err.message : "?");
+    }
     struct wire_transport *st = wire_string_transport_new(p);
     ck_assert_ptr_nonnull(st);
     ck_assert_int_eq(log->made, 1);
@@ -135,10 +294,21 @@ run_split(const struct stack_cfg *c, const void *in, size_t len,
           const size_t *cuts, size_t ncuts, const struct expect *e,
           const char *what)
 {
+    run_split_path(c, in, len, cuts, ncuts, e, what, PATH_BUFFERED);
+    run_split_path(c, in, len, cuts, ncuts, e, what, PATH_DATA);
+}
+
+void
+run_split_path(const struct stack_cfg *c, const void *in, size_t len,
+               const size_t *cuts, size_t ncuts, const struct expect *e,
+               const char *what, int path)
+{
     char ctx[300];
-    snprintf(ctx, sizeof(ctx), "%s [WIRE_TEST_SEED=%u]", what, fr_seed);
+    snprintf(ctx, sizeof(ctx), "%s, %s [WIRE_TEST_SEED=%u]", what,
+             path == PATH_DATA ? "data_received" : "get_buffer", fr_seed);
     struct rec_log log = {0};
-    struct wire_transport *st = stack_new(c, &log);
+    unsigned long updates = fr_paths.updates;
+    struct wire_transport *st = stack_new_path(c, &log, path);
     const char *d = in;
     size_t prev = 0;
     bool refused = false;
@@ -162,8 +332,10 @@ run_split(const struct stack_cfg *c, const void *in, size_t len,
     }
     wire_string_transport_step(st);
     ck_assert_msg(strcmp(rec_escaped(&log), e->marks) == 0,
-                  "%s: messages '%s', expected '%s'", ctx, rec_escaped(&log),
-                  e->marks);
+                  "%s: messages '%.300s', expected '%.300s' (the first "
+                  "300 of %zu and %zu bytes)",
+                  ctx, rec_escaped(&log), e->marks, strlen(rec_escaped(&log)),
+                  strlen(e->marks));
     if (e->code != 0) {
         ck_assert_msg(log.lost == 1, "%s: lost %d times, expected once", ctx,
                       log.lost);
@@ -184,8 +356,46 @@ run_split(const struct stack_cfg *c, const void *in, size_t len,
     } else {
         ck_assert_msg(log.lost == 0, "%s: lost early: %s", ctx, log.lost_msg);
     }
+    if (path == PATH_DATA)
+        ck_assert_msg(fr_paths.updates == updates,
+                      "%s: a read came through get_buffer", ctx);
     stack_free(st, &log);
     ck_assert_int_eq(unit_live_protocols, 0);
+}
+
+/* Random cuts into `cuts` (room for `len` of them), pieces of 1 to a
+ * random cap of bytes; writes their description into `ctx`.  Returns
+ * how many. */
+static size_t
+random_cuts(size_t len, size_t *cuts, const size_t *caps, size_t ncaps,
+            char *ctx, size_t ctxlen, int r)
+{
+    size_t cap = caps[fr_rand_below(ncaps)];
+    size_t n = 0, off = 0;
+    int w = snprintf(ctx, ctxlen, "random split %d, cuts:", r);
+    while (len > 0) {
+        off += 1 + fr_rand_below(cap);
+        if (off >= len)
+            break;
+        cuts[n++] = off;
+        if (w > 0 && (size_t)w < ctxlen - 12)
+            w += snprintf(ctx + w, ctxlen - (size_t)w, " %zu", off);
+    }
+    return n;
+}
+
+/* Whole and byte by byte; returns room for `len` cuts (the caller frees). */
+static size_t *
+run_whole_and_bytes(const struct stack_cfg *c, const void *in, size_t len,
+                    const struct expect *e)
+{
+    size_t *cuts = calloc(len + 1, sizeof(*cuts));
+    ck_assert_ptr_nonnull(cuts);
+    run_split(c, in, len, NULL, 0, e, "whole");
+    for (size_t i = 1; i < len; i++)
+        cuts[i - 1] = i;
+    run_split(c, in, len, cuts, len > 0 ? len - 1 : 0, e, "byte by byte");
+    return cuts;
 }
 
 void
@@ -193,14 +403,7 @@ run_all_splits(const struct stack_cfg *c, const void *in, size_t len,
                const struct expect *e, int nrandom)
 {
     char ctx[160];
-    size_t *cuts = calloc(len + 1, sizeof(*cuts));
-    ck_assert_ptr_nonnull(cuts);
-
-    run_split(c, in, len, NULL, 0, e, "whole");
-
-    for (size_t i = 1; i < len; i++)
-        cuts[i - 1] = i;
-    run_split(c, in, len, cuts, len > 0 ? len - 1 : 0, e, "byte by byte");
+    size_t *cuts = run_whole_and_bytes(c, in, len, e);
 
     for (size_t i = 1; i < len; i++) {
         snprintf(ctx, sizeof(ctx), "cut at %zu", i);
@@ -218,17 +421,33 @@ run_all_splits(const struct stack_cfg *c, const void *in, size_t len,
         /* Pieces of 1 to `cap` bytes, cap varying per run so both tiny
          * and large pieces occur. */
         static const size_t caps[] = {1, 2, 3, 5, 8, 64, 4096};
-        size_t cap = caps[fr_rand_below(sizeof(caps) / sizeof(caps[0]))];
-        size_t n = 0, off = 0;
-        int w = snprintf(ctx, sizeof(ctx), "random split %d, cuts:", r);
-        while (len > 0) {
-            off += 1 + fr_rand_below(cap);
-            if (off >= len)
-                break;
-            cuts[n++] = off;
-            if (w > 0 && (size_t)w < sizeof(ctx) - 12)
-                w += snprintf(ctx + w, sizeof(ctx) - (size_t)w, " %zu", off);
-        }
+        size_t n = random_cuts(len, cuts, caps, sizeof(caps) / sizeof(caps[0]),
+                               ctx, sizeof(ctx), r);
+        run_split(c, in, len, cuts, n, e, ctx);
+    }
+    free(cuts);
+}
+
+void
+run_long_splits(const struct stack_cfg *c, const void *in, size_t len,
+                const size_t *marks, size_t nmarks, size_t near,
+                size_t stride, const struct expect *e, int nrandom)
+{
+    char ctx[160];
+    size_t *cuts = run_whole_and_bytes(c, in, len, e);
+    for (size_t i = 1; i < len; i++) {
+        bool close_to_mark = false;
+        for (size_t m = 0; m < nmarks && !close_to_mark; m++)
+            close_to_mark = i + near >= marks[m] && i <= marks[m] + near;
+        if (!close_to_mark && i % stride != 0)
+            continue;
+        snprintf(ctx, sizeof(ctx), "cut at %zu", i);
+        run_split(c, in, len, &i, 1, e, ctx);
+    }
+    static const size_t caps[] = {1, 100, 4096, 20000, 65536};
+    for (int r = 0; r < nrandom; r++) {
+        size_t n = random_cuts(len, cuts, caps, sizeof(caps) / sizeof(caps[0]),
+                               ctx, sizeof(ctx), r);
         run_split(c, in, len, cuts, n, e, ctx);
     }
     free(cuts);

@@ -58,6 +58,12 @@ h_request(void *arg, struct wire_http_exchange *x)
     logf_(a, "|");
     if (a->pause_in_request)
         wire_http_body_pause(x);
+    if (a->upgrade_to != NULL) {
+        struct wire_error err = {0};
+        ck_assert_int_eq(wire_http_exchange_upgrade(x, 101, a->upgrade_to, &err), 0);
+        a->upgrade_to = NULL;
+        return;
+    }
     switch (a->mode) {
     case HAPP_RESPOND: {
         const char *body = a->body ? a->body : "ok";

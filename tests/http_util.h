@@ -29,6 +29,7 @@ struct happ {
     bool pause_in_request;  /* wire_http_body_pause in on_request */
     bool pause_in_body;     /* wire_http_body_pause in each on_body */
     bool dump_headers;      /* log every header of each request */
+    struct wire_protocol *upgrade_to; /* upgrade to it (101) in on_request */
     /* records */
     char *log;              /* "REQ GET /a 1.1|BODY 5|END|DONE 0|" ... */
     size_t log_len, log_cap;

@@ -35,6 +35,7 @@ Suite *string_suite(void);
 Suite *layer_suite(void);
 Suite *contract_suite(void);
 Suite *server_suite(void);
+Suite *workers_suite(void);
 Suite *framing_suite(void);
 Suite *chunk_suite(void);
 Suite *lenprefix_suite(void);
@@ -144,6 +145,11 @@ void unit_append(char **buf, size_t *len, size_t *cap, const void *data,
  * and every other byte as \xNN), then a '|'. */
 void unit_append_escaped(char **buf, size_t *len, size_t *cap,
                          const void *data, size_t n);
+
+/* A temporary file (unlinked at once) of `size` pseudo-random bytes from
+ * `seed`, open for reading and writing; its bytes in *content (malloc'd,
+ * the caller frees).  Returns the fd. */
+int unit_temp_file(size_t size, unsigned seed, unsigned char **content);
 
 /* The string transport's output as a NUL-terminated copy (static buffer,
  * valid until the next call). */

@@ -27,6 +27,7 @@ main(void)
     srunner_add_suite(sr, layer_suite());
     srunner_add_suite(sr, contract_suite());
     srunner_add_suite(sr, server_suite());
+    srunner_add_suite(sr, workers_suite());
     srunner_add_suite(sr, framing_suite());
     srunner_add_suite(sr, chunk_suite());
     srunner_add_suite(sr, lenprefix_suite());

@@ -289,6 +289,29 @@ unit_output(const struct wire_transport *t)
     return copy;
 }
 
+int
+unit_temp_file(size_t size, unsigned seed, unsigned char **content)
+{
+    char path[] = "/tmp/wire-unit-file-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    unsigned char *c = malloc(size ? size : 1);
+    ck_assert_ptr_nonnull(c);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < size; i++) {
+        x = x * 1103515245u + 12345u;
+        c[i] = (unsigned char)(x >> 16);
+    }
+    for (size_t off = 0; off < size;) {
+        ssize_t n = write(fd, c + off, size - off);
+        ck_assert_int_gt(n, 0);
+        off += (size_t)n;
+    }
+    *content = c;
+    return fd;
+}
+
 void
 unit_setup(void)
 {

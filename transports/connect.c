@@ -212,6 +212,13 @@ wire__connect_addrs(struct wire_loop *loop, const char *what,
                     size_t naddrs, uint64_t timeout_ms, bool nodelay,
                     struct wire_protocol *p, wire_connect_cb cb, void *arg)
 {
+    /* The loop's socket poller takes a descriptor: made now, so a full
+     * descriptor table fails this call rather than the connection. */
+    int rc = wire__sock_poller_ready(loop);
+    if (rc < 0) {
+        free(addrs);
+        return rc;
+    }
     struct wire__connector *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         free(addrs);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -337,27 +338,119 @@ wire__fdio_read_stop(struct wire_transport *t)
 
 /* ---- writing ---- */
 
-/* writev to a pipe without SIGPIPE: block it for this thread, write,
- * take back a SIGPIPE this write raised (not one already pending), and
- * restore the mask.  The process's disposition is never touched. */
+/* A call that may raise SIGPIPE (writev to a pipe, sendfile to a
+ * socket), without it: block it for this thread, make the call, take back
+ * a SIGPIPE the call raised (not one already pending), and restore the
+ * mask.  The process's disposition is never touched.  A call that wrote
+ * part of its bytes may have raised it too (the reader went away in the
+ * middle: the kernel returns the count and sends the signal), so
+ * anything short of the whole count is checked. */
+struct nosigpipe {
+    sigset_t set, old;
+    bool was_pending;
+};
+
+static void
+nosigpipe_begin(struct nosigpipe *s)
+{
+    sigset_t pending;
+    sigemptyset(&s->set);
+    sigaddset(&s->set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &s->set, &s->old);
+    s->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+}
+
+/* `n` of `want` bytes went (n < 0: failed with errno `e`, kept for the
+ * caller). */
+static void
+nosigpipe_end(struct nosigpipe *s, ssize_t n, size_t want, int e)
+{
+    if (((n < 0 && e == EPIPE) || (n >= 0 && (size_t)n < want)) &&
+        !s->was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&s->set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &s->old, NULL);
+    errno = e;
+}
+
 static ssize_t
 writev_nosigpipe(int fd, const struct iovec *iov, int cnt)
 {
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    struct nosigpipe s;
+    size_t want = 0;
+    for (int i = 0; i < cnt; i++)
+        want += iov[i].iov_len;
+    nosigpipe_begin(&s);
     ssize_t n = writev(fd, iov, cnt);
-    int e = errno;
-    if (n < 0 && e == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
+    nosigpipe_end(&s, n, want, errno);
     return n;
+}
+
+/* sendfile(2) without SIGPIPE: bytes sent, 0 at the file's end, -EAGAIN,
+ * WIRE_ENOTSUP (this file or socket cannot) or -errno. */
+static ssize_t
+sendfile_nosigpipe(int sock, int fd, off_t offset, size_t len)
+{
+    struct nosigpipe s;
+    off_t off = offset;
+    ssize_t n;
+    nosigpipe_begin(&s);
+    do
+        n = sendfile(sock, fd, &off, len);
+    while (n < 0 && errno == EINTR);
+    int e = errno;
+    nosigpipe_end(&s, n, len, e);
+    if (n >= 0)
+        return n;
+    if (e == EAGAIN || e == EWOULDBLOCK)
+        return -EAGAIN;
+    if (e == EINVAL || e == ENOSYS || e == EOPNOTSUPP || e == ESPIPE)
+        return WIRE_ENOTSUP;
+    return -e;
+}
+
+ssize_t
+wire__sendfile(int sock, const struct iovec *head, int headcnt, int fd,
+               off_t offset, size_t len)
+{
+    size_t hl = 0;
+    for (int i = 0; i < headcnt; i++)
+        hl += head[i].iov_len;
+    ssize_t h = 0;
+    if (hl > 0) {
+        /* MSG_MORE: the head waits in the socket for the file's first
+         * bytes, so a response head and its body share segments instead
+         * of the head going out alone (TCP_NODELAY). */
+        struct msghdr msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = (struct iovec *)(uintptr_t)head;
+        msg.msg_iovlen = (size_t)(headcnt < IOV_MAX ? headcnt : IOV_MAX);
+        do
+            h = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
+        while (h < 0 && errno == EINTR);
+        if (h < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        if ((size_t)h < hl)
+            return h; /* the socket is full */
+    }
+    ssize_t n = sendfile_nosigpipe(sock, fd, offset, len);
+    if (n < 0 || (n == 0 && h > 0))
+        return h > 0 ? h : n; /* the next call reports what went wrong */
+    return h + n;
+}
+
+ssize_t
+wire__fdio_sendfile(struct wire_transport *t, const struct iovec *head,
+                    int headcnt, int fd, off_t offset, size_t len)
+{
+    struct wire__fdio *f = fdio_of(t);
+    if (f->w.fd < 0)
+        return WIRE_ECLOSED;
+    if (!f->w.is_sock || f->w.kind != WIRE__FD_POLL)
+        return WIRE_ENOTSUP; /* a pipe, a tty, a file: read the range */
+    return wire__sendfile(f->w.fd, head, headcnt, fd, offset, len);
 }
 
 ssize_t

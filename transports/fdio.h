@@ -90,6 +90,10 @@ int wire__fdio_shutdown_write(struct wire_transport *t);
 void wire__fdio_close(struct wire_transport *t, bool abort);
 int wire__fdio_get_info(struct wire_transport *t, int key, void *out,
                         size_t len);
+/* ops->sendfile: a socket side only (stdio on a socket); else
+ * WIRE_ENOTSUP, and the core reads the range. */
+ssize_t wire__fdio_sendfile(struct wire_transport *t, const struct iovec *head,
+                            int headcnt, int fd, off_t offset, size_t len);
 /* Release what fdio holds (events, fds still open, buffers); not `f`. */
 void wire__fdio_release(struct wire__fdio *f);
 
@@ -103,6 +107,7 @@ void wire__fdio_release(struct wire__fdio *f);
         .shutdown_write = ((lcaps) & WIRE_CAP_HALF_CLOSE)                     \
                               ? wire__fdio_shutdown_write : NULL,             \
         .close = (closefn), .get_info = (infofn), .free = (freefn),           \
+        .sendfile = wire__fdio_sendfile,                                      \
     }
 
 /* Start `t` with `p` and report success to `cb` from the loop, as

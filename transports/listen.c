@@ -127,6 +127,11 @@ wire__listen_fd(struct wire_loop *loop, int fd, enum wire__sock_kind kind,
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     char addr[256];
+    int rc = wire__sock_poller_ready(loop);
+    if (rc < 0) {
+        close(fd);
+        return wire_error_set(err, rc, "socket poller: %s", wire_strerror(rc));
+    }
     if (listen(fd, backlog > 0 ? backlog : 511) < 0) {
         int e = errno;
         close(fd);

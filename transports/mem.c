@@ -371,11 +371,15 @@ wire__mem_listen(struct wire_loop *loop, const struct wire_endpoint *ep,
 {
     uint64_t bufsize = 0;
     int rc;
-    WIRE_UNUSED(opts);
     if ((rc = wire_endpoint_check_params(ep, mem_listen_params, err)) < 0 ||
         (rc = wire_endpoint_param_u64(ep, "bufsize", 1, SIZE_MAX / 2, &bufsize,
                                       err)) < 0)
         return rc;
+    if (opts != NULL && opts->reuseport)
+        return wire_error_set(err, WIRE_ENOTSUP,
+                              "endpoint 'mem:%s': reuseport is not supported "
+                              "for mem: (a name lives on one loop; it is for "
+                              "tcp:// and tls://)", ep->path);
     struct mem_registry *r = registry(loop);
     if (r == NULL)
         return wire_error_set(err, WIRE_ENOMEM, "out of memory");

@@ -1,10 +1,15 @@
 /*
- * The socket stream transport, shared by tcp and unix: one libevent event
- * per connection (read and write interest on the same event, so an idle
- * connection costs one struct event), reads into the loop's shared buffer
- * or the protocol's own (get_buffer), gathered writes with sendmsg and
- * MSG_NOSIGNAL (no SIGPIPE, ever), shutdown(SHUT_WR) for write_eof and
- * SO_LINGER 0 for abort, so the peer sees a reset.
+ * The socket stream transport, shared by tcp and unix: reads into the
+ * loop's shared buffer or the protocol's own (get_buffer), gathered writes
+ * with sendmsg and MSG_NOSIGNAL (no SIGPIPE, ever), shutdown(SHUT_WR) for
+ * write_eof and SO_LINGER 0 for abort, so the peer sees a reset.
+ *
+ * Readiness comes from the loop's socket poller: one epoll set per loop
+ * holds every socket's interest, and libevent watches that set with one
+ * event.  A socket then costs libevent nothing: no struct event (128 B),
+ * no evmap entry (32 B with malloc's overhead), no slot in its fd table
+ * (8 B), which together were most of an idle connection (issue 10); and
+ * an interest change is one epoll_ctl (a libevent del and add were two).
  */
 #include "sock.h"
 
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -26,15 +32,28 @@
  * path while bounding what one busy connection takes from the rest. */
 #define WIRE_READS_PER_EVENT 16
 
+/* Most readiness reports one poller event takes from the epoll set; the
+ * rest stay ready there (level-triggered) for the next loop iteration. */
+#define WIRE_POLLER_BATCH 64
+
 struct sock_transport {
     struct wire_transport base;
-    struct event ev;
     int fd;
-    short interest; /* EV_READ | EV_WRITE currently registered */
+    uint8_t interest; /* EV_READ | EV_WRITE registered in the poller */
     uint8_t kind;
 };
 
-static void sock_event(evutil_socket_t fd, short what, void *arg);
+/* The loop's socket poller (in its WIRE__SLOT_SOCK slot, made by the
+ * first listen or connect on the loop, freed with the loop).  Its event
+ * is added only while some socket has interest, so a loop with nothing
+ * to wait for still ends. */
+struct sock_poller {
+    struct event ev; /* EV_READ on epfd */
+    int epfd;
+    size_t nwatch;   /* sockets registered in epfd */
+};
+
+static void sock_dispatch(struct sock_transport *s, uint8_t ready);
 
 static struct sock_transport *
 sock_of(struct wire_transport *t)
@@ -42,43 +61,142 @@ sock_of(struct wire_transport *t)
     return (struct sock_transport *)t;
 }
 
+static uint8_t
+ready_of(uint32_t events)
+{
+    /* As libevent's epoll backend: an error or hangup wakes both
+     * directions, and the read or write that follows reports it. */
+    if (events & (EPOLLERR | EPOLLHUP))
+        return EV_READ | EV_WRITE;
+    return (uint8_t)(((events & EPOLLIN) ? EV_READ : 0) |
+                     ((events & EPOLLOUT) ? EV_WRITE : 0));
+}
+
 static void
-set_interest(struct sock_transport *s, short want)
+poller_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct sock_poller *p = arg;
+    struct epoll_event evs[WIRE_POLLER_BATCH];
+    WIRE_UNUSED(what);
+    int n;
+    do {
+        n = epoll_wait(fd, evs, WIRE_POLLER_BATCH, 0);
+    } while (n < 0 && errno == EINTR);
+    /* Hold every transport of the batch first: a callback may close or
+     * release another one of it, whose entry is read after. */
+    for (int i = 0; i < n; i++)
+        wire_transport_ref(&((struct sock_transport *)evs[i].data.ptr)->base);
+    struct event_base *base = event_get_base(&p->ev);
+    for (int i = 0; i < n; i++) {
+        /* wire_loop_stop: leave the rest ready in the set, as libevent
+         * leaves the rest of its active queue. */
+        if (!event_base_got_break(base))
+            sock_dispatch(evs[i].data.ptr, ready_of(evs[i].events));
+    }
+    for (int i = 0; i < n; i++)
+        wire_transport_unref(&((struct sock_transport *)evs[i].data.ptr)->base);
+}
+
+static void
+poller_free(void *arg)
+{
+    struct sock_poller *p = arg;
+    event_del(&p->ev);
+    close(p->epfd);
+    free(p);
+}
+
+/* The loop's poller, made unless it exists; NULL with errno set. */
+static struct sock_poller *
+poller_get(struct wire_loop *loop)
+{
+    void **slot = wire__loop_slot(loop, WIRE__SLOT_SOCK, NULL);
+    if (*slot != NULL)
+        return *slot;
+    struct sock_poller *p = malloc(sizeof(*p));
+    if (p == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (p->epfd < 0) {
+        int e = errno;
+        free(p);
+        errno = e;
+        return NULL;
+    }
+    p->nwatch = 0;
+    event_assign(&p->ev, wire_loop_event_base(loop), p->epfd,
+                 EV_READ | EV_PERSIST, poller_event, p);
+    *wire__loop_slot(loop, WIRE__SLOT_SOCK, poller_free) = p;
+    return p;
+}
+
+int
+wire__sock_poller_ready(struct wire_loop *loop)
+{
+    if (poller_get(loop) != NULL)
+        return 0;
+    return errno == ENOMEM ? WIRE_ENOMEM : -errno;
+}
+
+static void
+set_interest(struct sock_transport *s, uint8_t want)
 {
     if (want == s->interest || s->fd < 0)
         return;
-    /* One event carries both directions: changing the interest is a
-     * del/assign/add, which libevent turns into one epoll_ctl. */
-    if (s->interest != 0)
-        event_del(&s->ev);
-    s->interest = want;
-    if (want != 0) {
-        event_assign(&s->ev, event_get_base(&s->ev), s->fd, want | EV_PERSIST,
-                     sock_event, s);
-        event_add(&s->ev, NULL);
+    /* The poller was made with the transport (or before), so this only
+     * looks it up. */
+    struct sock_poller *p = poller_get(s->base.loop);
+    if (p == NULL) {
+        int e = errno;
+        wire_impl_fail(&s->base, -e, "socket poller: %s", strerror(e));
+        return;
     }
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = ((want & EV_READ) ? EPOLLIN : 0u) |
+                ((want & EV_WRITE) ? EPOLLOUT : 0u);
+    ev.data.ptr = s;
+    /* Level-triggered, as libevent's events were.  No interest is a
+     * delete: epoll reports errors and hangups even for an empty mask. */
+    int op = s->interest == 0 ? EPOLL_CTL_ADD
+             : want == 0      ? EPOLL_CTL_DEL
+                              : EPOLL_CTL_MOD;
+    if (epoll_ctl(p->epfd, op, s->fd, &ev) < 0 && op != EPOLL_CTL_DEL) {
+        /* The registration is as it was; the failure ends the
+         * connection (which sets the interest to none on its way). */
+        int e = errno;
+        wire_impl_fail(&s->base, -e, "watching the socket: %s", strerror(e));
+        return;
+    }
+    if (op == EPOLL_CTL_ADD && p->nwatch++ == 0)
+        event_add(&p->ev, NULL);
+    else if (op == EPOLL_CTL_DEL && --p->nwatch == 0)
+        event_del(&p->ev);
+    s->interest = want;
 }
 
 static void
 sock_read_start(struct wire_transport *t)
 {
     struct sock_transport *s = sock_of(t);
-    set_interest(s, (short)(s->interest | EV_READ));
+    set_interest(s, (uint8_t)(s->interest | EV_READ));
 }
 
 static void
 sock_read_stop(struct wire_transport *t)
 {
     struct sock_transport *s = sock_of(t);
-    set_interest(s, (short)(s->interest & ~EV_READ));
+    set_interest(s, (uint8_t)(s->interest & ~EV_READ));
 }
 
 static void
 sock_want_write(struct wire_transport *t, bool on)
 {
     struct sock_transport *s = sock_of(t);
-    set_interest(s, on ? (short)(s->interest | EV_WRITE)
-                       : (short)(s->interest & ~EV_WRITE));
+    set_interest(s, on ? (uint8_t)(s->interest | EV_WRITE)
+                       : (uint8_t)(s->interest & ~EV_WRITE));
 }
 
 static ssize_t
@@ -107,6 +225,13 @@ sock_write(struct wire_transport *t, const struct iovec *iov, int iovcnt)
     }
 }
 
+static ssize_t
+sock_sendfile(struct wire_transport *t, const struct iovec *head, int headcnt,
+              int fd, off_t offset, size_t len)
+{
+    return wire__sendfile(sock_of(t)->fd, head, headcnt, fd, offset, len);
+}
+
 static int
 sock_shutdown_write(struct wire_transport *t)
 {
@@ -122,9 +247,7 @@ sock_close(struct wire_transport *t, bool abort)
     struct sock_transport *s = sock_of(t);
     if (s->fd < 0)
         return;
-    if (s->interest != 0)
-        event_del(&s->ev);
-    s->interest = 0;
+    set_interest(s, 0); /* out of the epoll set before the fd closes */
     if (abort && s->kind == WIRE__SOCK_TCP) {
         /* Linger 0: close sends RST instead of FIN, and drops what the
          * kernel still holds, so the peer sees the abort as a reset. */
@@ -212,8 +335,7 @@ sock_free(struct wire_transport *t)
 {
     struct sock_transport *s = sock_of(t);
     if (s->fd >= 0) {
-        if (s->interest != 0)
-            event_del(&s->ev);
+        set_interest(s, 0);
         close(s->fd);
     }
     free(s);
@@ -230,6 +352,7 @@ static const struct wire_transport_ops tcp_ops = {
     .close = sock_close,
     .get_info = sock_get_info,
     .free = sock_free,
+    .sendfile = sock_sendfile,
 };
 
 /* A Unix stream socket cannot be reset: abort closes it like close. */
@@ -244,6 +367,7 @@ static const struct wire_transport_ops unix_ops = {
     .close = sock_close,
     .get_info = sock_get_info,
     .free = sock_free,
+    .sendfile = sock_sendfile,
 };
 
 static void
@@ -279,24 +403,27 @@ sock_readable(struct sock_transport *s)
     }
 }
 
+/* The poller found `s` ready for `ready` (EV_READ | EV_WRITE); the
+ * caller holds a reference.  The interest is checked again at each step:
+ * an earlier callback may have paused or closed `s` since the poll. */
 static void
-sock_event(evutil_socket_t fd, short what, void *arg)
+sock_dispatch(struct sock_transport *s, uint8_t ready)
 {
-    struct sock_transport *s = arg;
-    struct wire_transport *t = &s->base;
-    WIRE_UNUSED(fd);
-    wire_transport_ref(t);
-    if ((what & EV_WRITE) && s->fd >= 0)
-        wire_impl_writable(t);
-    if ((what & EV_READ) && s->fd >= 0 && (s->interest & EV_READ))
+    if ((ready & EV_WRITE) && s->fd >= 0 && (s->interest & EV_WRITE))
+        wire_impl_writable(&s->base);
+    if ((ready & EV_READ) && s->fd >= 0 && (s->interest & EV_READ))
         sock_readable(s);
-    wire_transport_unref(t);
 }
 
 struct wire_transport *
 wire__sock_transport_new(struct wire_loop *loop, int fd,
                          enum wire__sock_kind kind)
 {
+    /* The poller holds a descriptor: made by now (wire__listen_fd,
+     * wire__connect_addrs), so a full descriptor table fails the listen
+     * or the connect call, not a connection that already exists. */
+    if (wire__sock_poller_ready(loop) < 0)
+        return NULL;
     struct sock_transport *s = malloc(sizeof(*s));
     if (s == NULL)
         return NULL;
@@ -304,6 +431,5 @@ wire__sock_transport_new(struct wire_loop *loop, int fd,
     s->fd = fd;
     s->interest = 0;
     s->kind = (uint8_t)kind;
-    event_assign(&s->ev, wire_loop_event_base(loop), fd, EV_PERSIST, sock_event, s);
     return &s->base;
 }

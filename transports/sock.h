@@ -12,9 +12,22 @@
 
 enum wire__sock_kind { WIRE__SOCK_TCP, WIRE__SOCK_UNIX };
 
-/* Wrap a connected, non-blocking, close-on-exec stream socket. */
+/* ops->sendfile on the non-blocking socket `sock` (fdio.c, next to the
+ * SIGPIPE-free pipe write): `head` by sendmsg with MSG_MORE, then
+ * sendfile(2) without SIGPIPE; returns as ops->sendfile does. */
+ssize_t wire__sendfile(int sock, const struct iovec *head, int headcnt, int fd,
+                       off_t offset, size_t len);
+
+/* Wrap a connected, non-blocking, close-on-exec stream socket.  NULL when
+ * out of memory or the loop's socket poller cannot be made. */
 struct wire_transport *wire__sock_transport_new(struct wire_loop *loop, int fd,
                                                 enum wire__sock_kind kind);
+
+/* Make the loop's socket poller (one epoll set watched by one libevent
+ * event; see sock.c) unless it exists.  It takes a descriptor, so the
+ * listen and connect calls make it, where an error is still theirs to
+ * report.  Returns 0, -errno or WIRE_ENOMEM. */
+int wire__sock_poller_ready(struct wire_loop *loop);
 
 /* Format a socket address as an endpoint string ("tcp://127.0.0.1:80",
  * "tcp://[::1]:80", "unix:/path", "unix:@name"). */

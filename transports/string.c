@@ -244,6 +244,32 @@ wire_string_transport_free(struct wire_transport *t)
     wire_transport_unref(t);
 }
 
+/* Deliver the caller's bytes as a socket would: copied into the buffers
+ * a get_buffer protocol offers, one read per buffer, while it reads; a
+ * read it offers no buffer for takes the rest in place, as one
+ * data_received.  Returns how many bytes went up. */
+static size_t
+feed_buffers(struct string_transport *s, const unsigned char *data, size_t len)
+{
+    struct wire_transport *t = &s->base;
+    size_t off = 0;
+    while (off < len && s->reading && wire_impl_is_active(t) &&
+           evbuffer_get_length(s->held) == 0) {
+        size_t n = 0;
+        void *buf = wire_impl_read_buffer(t, &n);
+        if (buf == NULL) {
+            wire_impl_data(t, data + off, len - off);
+            return len;
+        }
+        if (n > len - off)
+            n = len - off;
+        memcpy(buf, data + off, n);
+        off += n;
+        wire_impl_read_done(t, buf, n);
+    }
+    return off;
+}
+
 int
 wire_string_transport_feed(struct wire_transport *t, const void *data, size_t len)
 {
@@ -252,17 +278,27 @@ wire_string_transport_feed(struct wire_transport *t, const void *data, size_t le
         return WIRE_ECLOSED;
     wire_transport_ref(t);
     if (len > 0 && s->reading && !s->delivering &&
-        evbuffer_get_length(s->held) == 0 &&
-        t->protocol->ops->get_buffer == NULL) {
+        evbuffer_get_length(s->held) == 0) {
         /* Nothing waits before these bytes: hand the caller's buffer up
-         * as one read, without copying it (it is valid for the call).  A
-         * feed from inside the protocol takes the queued path below. */
+         * as one read, without copying it (it is valid for the call), or
+         * copy it into the protocol's own buffers.  A feed from inside
+         * the protocol takes the queued path below. */
         s->delivering = true;
-        wire_impl_data(t, data, len);
+        size_t off = len;
+        if (t->protocol->ops->get_buffer == NULL)
+            wire_impl_data(t, data, len);
+        else
+            off = feed_buffers(s, data, len);
         s->delivering = false;
+        /* What the protocol did not take (it paused, or a feed from
+         * inside it queued bytes, which come after these) waits. */
+        int rc = 0;
+        if (off < len &&
+            evbuffer_prepend(s->held, (const char *)data + off, len - off) != 0)
+            rc = WIRE_ENOMEM;
         deliver_held(s);
         wire_transport_unref(t);
-        return 0;
+        return rc;
     }
     if (evbuffer_add(s->held, data, len) != 0) {
         wire_transport_unref(t);

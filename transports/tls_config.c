@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,15 @@ struct wire_tls_config {
 #define TLS_MAX_SESSIONS 64
 
 static int config_index = -1; /* SSL_CTX ex_data slot: our config */
+static pthread_once_t config_index_once = PTHREAD_ONCE_INIT;
+
+/* Once per process, whichever thread comes first (workers make their
+ * configs on their own threads). */
+static void
+config_index_init(void)
+{
+    config_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
 
 static int
 set_error(struct wire_error *err, const char *what, const char *file)
@@ -104,8 +114,7 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 struct wire_tls_config *
 wire_tls_config_new(bool server, struct wire_error *err)
 {
-    if (config_index < 0)
-        config_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    pthread_once(&config_index_once, config_index_init);
     struct wire_tls_config *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         wire_error_set(err, WIRE_ENOMEM, "TLS: out of memory");

@@ -43,7 +43,7 @@ make_addr(const struct wire_endpoint *ep, const char *str, struct wire__addr *a,
 }
 
 static const char *const unix_connect_params[] = {"timeout", NULL};
-static const char *const unix_listen_params[] = {"backlog", NULL};
+static const char *const unix_listen_params[] = {"backlog", "reuseport", NULL};
 
 int
 wire__unix_connect(struct wire_loop *loop, const struct wire_endpoint *ep,
@@ -92,14 +92,23 @@ wire__unix_listen(struct wire_loop *loop, const struct wire_endpoint *ep,
                   struct wire_server **out, struct wire_error *err)
 {
     uint64_t backlog = opts && opts->backlog > 0 ? (uint64_t)opts->backlog : 511;
+    bool reuseport = opts ? opts->reuseport : false;
     int rc;
     struct wire__addr a;
     char str[300];
     snprintf(str, sizeof(str), "unix:%s", ep->path);
     if ((rc = wire_endpoint_check_params(ep, unix_listen_params, err)) < 0 ||
         (rc = wire_endpoint_param_u64(ep, "backlog", 1, 65535, &backlog, err)) < 0 ||
+        (rc = wire_endpoint_param_bool(ep, "reuseport", &reuseport, err)) < 0 ||
         (rc = make_addr(ep, str, &a, err)) < 0)
         return rc;
+    /* A path is bound once: SO_REUSEPORT does not let a second socket
+     * bind it, so saying yes would only fail later, less clearly. */
+    if (reuseport)
+        return wire_error_set(err, WIRE_ENOTSUP,
+                              "endpoint '%s': reuseport is not supported for "
+                              "unix sockets (a path binds one socket; it is for "
+                              "tcp:// and tls://)", str);
     bool abstract = ep->path[0] == '@';
     if (!abstract) {
         struct stat st;

@@ -86,7 +86,8 @@ WIRE_EXPORT int wire_connect(struct wire_loop *loop, const char *endpoint,
  *  only. */
 struct wire_listen_options {
     int backlog;     /**< 0: 511 */
-    bool reuseport;  /**< set SO_REUSEPORT (several servers, one port) */
+    bool reuseport;  /**< set SO_REUSEPORT (several servers, one port;
+                          tcp:// and tls:// only; see wire_workers_start) */
 };
 
 /**
@@ -98,7 +99,8 @@ struct wire_listen_options {
  * accepting.  On failure returns a negative code with detail in `err` (if
  * not NULL) and `*server` is untouched: WIRE_EINVAL (a NULL `loop`,
  * `factory` or `server`), WIRE_EENDPOINT, WIRE_ENOSCHEME, WIRE_ENOTSUP (a
- * scheme that only connects: stdio, exec, serial, file), -errno from the
+ * scheme that only connects: stdio, exec, serial, file; or `reuseport`
+ * asked of unix: or mem:, where it cannot work), -errno from the
  * system (busy port: -EADDRINUSE; -EACCES...), WIRE_ERESOLVE,
  * WIRE_ENOMEM.
  */
@@ -147,6 +149,136 @@ WIRE_EXPORT void wire_server_shutdown(struct wire_server *s,
  * wire_server_shutdown() `done` is not called.  Accepts NULL.
  */
 WIRE_EXPORT void wire_server_free(struct wire_server *s);
+
+/* ---- workers: one server per core ---- */
+
+/**
+ * @name Workers
+ * N threads, each running its own loop with its own listening socket
+ * bound to the same address with SO_REUSEPORT, so the kernel spreads the
+ * connections over them.  Each worker thread owns its loop and touches
+ * nothing of another worker's: a connection lives and dies on the worker
+ * that accepted it, and per-worker state (made by the setup callback, in
+ * the worker's thread) needs no lock.  Only `tcp://` and `tls://`
+ * endpoints can be shared this way; `unix:` and `mem:` are refused.
+ * Worker threads block every signal, so signals reach the other threads
+ * (watch them there with wire_signal_new() and call wire_workers_stop()).
+ * @{
+ */
+
+struct wire_workers;
+
+/** Most workers wire_workers_start() accepts. */
+#define WIRE_WORKERS_MAX 1024
+
+/** What one worker serves, filled in by its setup callback. */
+struct wire_worker_service {
+    /** Makes a protocol for each connection this worker accepts, called
+     *  on the worker's thread (required). */
+    wire_protocol_factory factory;
+    /** Passed to `factory` and to the teardown callback: typically the
+     *  worker's own state. */
+    void *factory_arg;
+};
+
+/**
+ * Prepare worker `index` (0 to count - 1), called once on that worker's
+ * own thread with its own loop, before it listens.  `arg` is
+ * wire_workers_options.arg, shared by every worker thread (so treat it as
+ * read-only, or lock).  Fill `svc` and return 0; or return a negative code
+ * with detail in `err`: the start then fails (every worker stops) with
+ * that code and message, prefixed with the worker's number.  The worker
+ * may start timers or connections on `loop`; its teardown must end them.
+ */
+typedef int (*wire_worker_setup_cb)(void *arg, struct wire_loop *loop,
+                                    unsigned index,
+                                    struct wire_worker_service *svc,
+                                    struct wire_error *err);
+
+/**
+ * Release worker `index`'s state, called once on its thread for every
+ * worker whose setup succeeded, after its server has ended (every
+ * connection it accepted is gone) or when the start failed.  It must end
+ * whatever the setup started on `loop` (timers, connections): the worker
+ * then runs `loop` until nothing is left, and its thread ends.
+ */
+typedef void (*wire_worker_teardown_cb)(void *arg, struct wire_loop *loop,
+                                        unsigned index, void *factory_arg);
+
+/** Options for wire_workers_start(); read during the call only. */
+struct wire_workers_options {
+    /** Number of workers: 0 for one per CPU this process may run on
+     *  (sched_getaffinity), else 1 to WIRE_WORKERS_MAX. */
+    int count;
+    wire_worker_setup_cb setup;       /**< required */
+    wire_worker_teardown_cb teardown; /**< may be NULL */
+    void *arg;                        /**< for setup and teardown */
+    int backlog;                      /**< per worker; 0: 511 */
+};
+
+/**
+ * Start the workers serving `endpoint` (`tcp://...` or `tls://...`; port
+ * 0: the first worker binds a free port and the others bind the same
+ * one).  Each worker runs on its own thread: creates a loop, calls the
+ * setup callback, listens with SO_REUSEPORT (the `reuseport` parameter is
+ * implied) and runs its loop.  The call returns once every worker is
+ * listening (0, `*out` set; the caller owns the workers and ends them with
+ * wire_workers_stop() and wire_workers_free()) or once one has failed:
+ * then every worker that started is stopped and joined (its teardown has
+ * run), `*out` is untouched, and the error (in `err`, if not NULL) names
+ * the worker and the reason ("worker 1 of 2: cannot listen on
+ * 127.0.0.1:8080: Address already in use").  Codes: WIRE_EINVAL (a NULL
+ * `endpoint`, `opts`, `setup` or `out`, a count below 0 or above
+ * WIRE_WORKERS_MAX), WIRE_ENOTSUP (a scheme that cannot share a port:
+ * unix, mem, or connect-only ones), any wire_listen() error (-EADDRINUSE
+ * when a socket without SO_REUSEPORT holds the port...), a setup
+ * callback's code, -errno if a thread cannot be created, WIRE_ENOMEM.
+ */
+WIRE_EXPORT int wire_workers_start(const char *endpoint,
+                                   const struct wire_workers_options *opts,
+                                   struct wire_workers **out,
+                                   struct wire_error *err);
+
+/** The number of workers running (or that ran). */
+WIRE_EXPORT unsigned wire_workers_count(const struct wire_workers *w);
+
+/** The address the workers are bound to, with the real port
+ *  ("tcp://127.0.0.1:40312"); owned by `w`, valid while it lives. */
+WIRE_EXPORT const char *wire_workers_address(const struct wire_workers *w);
+
+/** Connections worker `index` has accepted so far (those its factory
+ *  refused are not counted).  Any thread may call it, at any time until
+ *  wire_workers_free(); 0 for an index out of range. */
+WIRE_EXPORT uint64_t wire_workers_accepted(const struct wire_workers *w,
+                                           unsigned index);
+
+/**
+ * Ask every worker to stop, and return at once.  Any thread may call it,
+ * a worker's own callbacks included.  Each worker, on its own thread,
+ * shuts its server down as wire_server_shutdown() does: stops accepting,
+ * closes every connection at the top of its stack (flushing what it has
+ * queued) and aborts those still open after `timeout_ms` (0: aborts them
+ * at once); then runs its teardown and ends.  Only the first call counts.
+ */
+WIRE_EXPORT void wire_workers_stop(struct wire_workers *w,
+                                   uint64_t timeout_ms);
+
+/**
+ * Wait until every worker thread has ended (it blocks: call it after
+ * wire_workers_stop(), or while another thread will call it).  Returns 0,
+ * or the first worker failure seen while running (a loop whose backend
+ * failed: WIRE_EINVAL), with detail in `err` if not NULL.  Call it from
+ * one thread, not from a worker.  A second call returns at once.
+ */
+WIRE_EXPORT int wire_workers_wait(struct wire_workers *w,
+                                  struct wire_error *err);
+
+/** Stop the workers (as wire_workers_stop(w, 0) does, unless a stop was
+ *  already asked for), wait for them, and free everything.  Not from a
+ *  worker's thread.  Accepts NULL. */
+WIRE_EXPORT void wire_workers_free(struct wire_workers *w);
+
+/** @} */
 
 /* ---- endpoint strings ---- */
 

@@ -267,6 +267,41 @@ WIRE_EXPORT int wire_http_response_write(struct wire_http_exchange *x,
 WIRE_EXPORT int wire_http_response_write_ref(struct wire_http_exchange *x,
                                              const void *data, size_t len,
                                              wire_free_cb free_cb, void *arg);
+/**
+ * Body bytes from a file: `len` bytes of the regular file `fd` from
+ * `offset`, sent with wire_transport_write_file() on the connection's
+ * transport, in order with the rest of the response: straight from the
+ * file by sendfile(2) when HTTP runs on a plain TCP or Unix socket, read
+ * a piece at a time under TLS or any other layer; never read whole.
+ *
+ * The length: with no Content-Length set and nothing of the body written
+ * yet, the file is the whole body and Content-Length is set to `len`
+ * (end the response next); with a Content-Length, the file must fit in
+ * what is left of it (else WIRE_EINVAL); in a chunked body it is one
+ * chunk.  HEAD, 204, 304: nothing is sent, the fd is released at once
+ * and `len` counts as written (a HEAD's head announces it).
+ *
+ * Ownership of `fd` is as for wire_transport_write_file(): with `done`
+ * NULL the response owns it from a successful call on and closes it once
+ * the bytes are sent or dropped; else `done(arg, fd)` is called then,
+ * exactly once.  On an error return `fd` stays the caller's and `done` is
+ * never called.
+ *
+ * Returns as wire_http_response_write(); the range counts in the
+ * connection's write buffer until it is sent, so a file larger than the
+ * high watermark returns 1 (wait for on_writable before writing more
+ * bodies).  Also WIRE_EINVAL for a bad fd or range (not an open regular
+ * file readable here, a negative offset, `offset + len` past the largest
+ * file offset: checked before anything goes out) and WIRE_ENOTSUP when
+ * HTTP is carried by a message transport, which cannot send a file (read
+ * it and use wire_http_response_write()).  A file that turns out shorter
+ * than the range when it is sent fails the connection (on_done gets
+ * WIRE_EINCOMPLETE): the client must not wait for bytes that will not
+ * come.
+ */
+WIRE_EXPORT int wire_http_response_write_file(struct wire_http_exchange *x,
+                                              int fd, off_t offset, size_t len,
+                                              wire_file_done_cb done, void *arg);
 /** End the response (sending the head first if it has not gone out).
  *  on_done follows once the request body was read too.  Returns as
  *  described at wire_http_response_start(). */

@@ -73,6 +73,60 @@ WIRE_EXPORT int wire_transport_write_ref(struct wire_transport *t,
                                          const void *data, size_t len,
                                          wire_free_cb free_cb, void *arg);
 
+/** Called when the transport no longer needs the file given to
+ *  wire_transport_write_file(): `arg` and `fd` are the values given
+ *  there.  Called exactly once per successful write_file, from whichever
+ *  call or loop turn sent or dropped the range (possibly before
+ *  write_file returns).  `fd` is the caller's again: close it or reuse
+ *  it. */
+typedef void (*wire_file_done_cb)(void *arg, int fd);
+
+/**
+ * Send `len` bytes of the regular file `fd`, from `offset`, in order with
+ * the bytes written before and after this call.  The file is never read
+ * whole: on a socket transport (tcp, unix, and stdio on a socket) with
+ * no layer above it, the kernel sends the range straight from the file
+ * (sendfile(2)), a piece at a time as the socket takes it; everywhere else
+ * (TLS and every other layer, pipes, the memory pair, the string
+ * transport) the transport reads the range a piece at a time (at most the
+ * high watermark, between 4 and 64 KiB) once what is ahead of it has been
+ * written, so memory stays bounded by the watermarks plus one piece.
+ * wire_transport_get_write_stats() says which way the bytes went.  The
+ * file's offset (lseek) is not used or moved; the same fd may be given
+ * several times.
+ *
+ * Ownership of `fd`: with `done` NULL the transport owns it from a
+ * successful call on and closes it once the range is sent or dropped;
+ * with `done`, the caller keeps it, and it must stay open and unchanged
+ * until `done(arg, fd)`.  On an error return nothing was queued, `done`
+ * is never called and `fd` stays the caller's.  A `len` of 0 sends
+ * nothing and releases `fd` before returning.
+ *
+ * Flow control: the range's bytes count in the write buffer size (see
+ * wire_transport_get_write_buffer_size) until they are sent, so queueing
+ * a range larger than the high watermark calls the protocol's
+ * pause_writing before this returns, and resume_writing follows once the
+ * rest of the range and what follows it fall to the low watermark.
+ *
+ * Failures while sending go to connection_lost, as for every write: a
+ * read or sendfile error names the fd, the offset and the system's
+ * reason; a file that ends before `offset + len` (truncated under us)
+ * fails the connection with WIRE_EINCOMPLETE instead of waiting for bytes
+ * that will not come.  close() sends the rest of the range first;
+ * abort() and a lost connection drop it.  No SIGPIPE, ever.
+ *
+ * Returns 0; WIRE_EINVAL for a negative `fd` or `offset`, `offset + len`
+ * past the largest file offset, or an `fd` that is not an open regular
+ * file readable by this process; WIRE_ENOTSUP on a message transport
+ * (chunk, lenprefix, the HTTP body transport, the record layer: a file is
+ * not one message; read it and write it there); WIRE_ESTATE before
+ * connection_made; WIRE_ECLOSED after close/abort/write_eof or once the
+ * connection is lost; WIRE_ENOMEM.
+ */
+WIRE_EXPORT int wire_transport_write_file(struct wire_transport *t, int fd,
+                                          off_t offset, size_t len,
+                                          wire_file_done_cb done, void *arg);
+
 /** Stop delivering data_received/eof_received until resumed.  Idempotent;
  *  takes effect at once, also when called from inside data_received.
  *  Returns 0, or WIRE_ECLOSED once the connection is lost. */
@@ -151,8 +205,32 @@ WIRE_EXPORT int wire_transport_set_write_buffer_limits(struct wire_transport *t,
 WIRE_EXPORT void wire_transport_get_write_buffer_limits(const struct wire_transport *t,
                                                         size_t *high,
                                                         size_t *low);
-/** Bytes queued and not yet handed to the handle (or the layer below). */
+/** Bytes queued and not yet handed to the handle (or the layer below),
+ *  counting the bytes of queued file ranges (wire_transport_write_file)
+ *  not yet sent: what the watermarks compare. */
 WIRE_EXPORT size_t wire_transport_get_write_buffer_size(const struct wire_transport *t);
+
+/** What a transport's output queue holds and how file ranges went out
+ *  (wire_transport_get_write_stats). */
+struct wire_write_stats {
+    /** Bytes held in memory in the queue (written bytes, and pieces of
+     *  files read and not yet handed to the handle). */
+    size_t buffered;
+    /** Bytes of queued file ranges neither sent nor read yet. */
+    size_t file_pending;
+    /** File bytes the handle sent straight from the file (sendfile(2)),
+     *  since the transport's queue was first needed. */
+    uint64_t file_sent_direct;
+    /** File bytes read into memory to be written (every transport that
+     *  cannot send from a file, and every layer), likewise. */
+    uint64_t file_read;
+};
+
+/** Fill `st` with the state of `t`'s output queue (all zero for a
+ *  transport that never queued anything).  `buffered` + `file_pending`
+ *  is wire_transport_get_write_buffer_size(). */
+WIRE_EXPORT void wire_transport_get_write_stats(const struct wire_transport *t,
+                                                struct wire_write_stats *st);
 
 /** What a protocol on a message transport says about the message it was
  *  given last (see wire_transport_hint_reply). */

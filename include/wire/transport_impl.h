@@ -114,6 +114,24 @@ struct wire_transport_ops {
      *  the message delivered last, `hint` a valid enum wire_reply_hint,
      *  the transport started and not closing.  NULL: WIRE_ENOTSUP. */
     int (*hint_reply)(struct wire_transport *t, enum wire_reply_hint hint);
+    /** Optional, for a transport whose handle can send from a file
+     *  itself (a socket: sendfile(2)): send the `headcnt` buffers of
+     *  `head` (queued bytes that go before the range; may be 0 of them),
+     *  then up to `len` bytes of the regular file `fd` from `offset`,
+     *  without blocking and without SIGPIPE, with the head held back to
+     *  go out with the file's first bytes (MSG_MORE) rather than alone.
+     *  Return the bytes sent, head bytes first (fewer than asked when the
+     *  handle is full); 0 when the head is empty and the file ends at
+     *  `offset` (the core reports the truncation); -EAGAIN when the
+     *  handle takes nothing now (the core waits for wire_impl_writable);
+     *  WIRE_ENOTSUP when this handle or this file cannot, with nothing
+     *  sent (the core reads the range instead), or another negative code
+     *  (fatal).  After a part of the head or file was sent, a later
+     *  problem is reported by the next call.  NULL: the core reads file
+     *  ranges a piece at a time and writes them through `write` (every
+     *  layer does). */
+    ssize_t (*sendfile)(struct wire_transport *t, const struct iovec *head,
+                        int headcnt, int fd, off_t offset, size_t len);
 };
 
 struct wire__outq;
@@ -423,6 +441,21 @@ struct wire_layer_ops {
      *  timers).  The layer may fail the protocol above here
      *  (wire_impl_lost on `above`) to give a better reason. */
     void (*lost)(struct wire_layer *l, const struct wire_error *err);
+    /** Optional zero-copy receive: the layer is then a BufferedProtocol
+     *  to the transport below (struct wire_protocol_ops.get_buffer), which
+     *  reads straight into the layer's own buffer instead of its scratch
+     *  buffer.  Return where the next read may go and its size in `*len`
+     *  (at least 1 byte; `size_hint` is what the transport below would
+     *  like), or NULL to take this read through `recv` as usual.  Used
+     *  only when `buffer_updated` is set too, and never asked while the
+     *  layer is inside its own `recv` or `buffer_updated` (a read made
+     *  then comes through `recv`).  The buffer stays the layer's. */
+    void *(*get_buffer)(struct wire_layer *l, size_t size_hint, size_t *len);
+    /** `n` bytes (at least 1) were read into the buffer get_buffer
+     *  returned last: translate them as `recv` would have (the stream is
+     *  the same whichever way its bytes came).  Return 0, or a negative
+     *  code to fail the connection. */
+    int (*buffer_updated)(struct wire_layer *l, size_t n);
 };
 
 /** The base every layer embeds as its first member.  Set up by

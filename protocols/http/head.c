@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -306,11 +307,16 @@ on_headers_complete(llhttp_t *p)
     if (p->type == HTTP_RESPONSE && (p->status_code < 100 || p->status_code > 999))
         return fail(ps, 400, "status code %d is not three digits",
                     (int)p->status_code);
-    if (ps->head.content_length > 0 &&
-        (uint64_t)ps->head.content_length > ps->limits.max_body)
-        return fail(ps, 413, "a body of %lld bytes is over the limit of %llu",
-                    (long long)ps->head.content_length,
-                    (unsigned long long)ps->limits.max_body);
+    /* llhttp reads Content-Length as 64 bits unsigned; the head gives it
+     * signed (-1: none), so a length past INT64_MAX is refused whatever
+     * the limit (it would read as negative). */
+    if ((p->flags & F_CONTENT_LENGTH) &&
+        (p->content_length > ps->limits.max_body || p->content_length > INT64_MAX))
+        return fail(ps, 413, "a body of %llu bytes is over the limit of %llu",
+                    (unsigned long long)p->content_length,
+                    (unsigned long long)(ps->limits.max_body < INT64_MAX
+                                             ? ps->limits.max_body
+                                             : INT64_MAX));
     /* llhttp rejects this only after on_headers_complete: refuse it
      * before the owner sees a request it cannot read (RFC 9112 6.3). */
     if (p->type == HTTP_REQUEST && (p->flags & F_TRANSFER_ENCODING) &&

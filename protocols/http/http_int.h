@@ -213,7 +213,12 @@ struct http_srv {
     char *in;
     size_t in_off, in_len, in_cap;
     struct wire_timer *timer;
+    struct wire_loop *loop; /* the timer's */
     enum timer_kind tkind;
+    /* The timer is lazy (http_srv_timer_set): `deadline` is when the
+     * current kind expires, `armed_for` when the timer itself fires
+     * (never later than `deadline`; 0: not armed), in wire_loop_now ms. */
+    uint64_t deadline, armed_for;
     /* Buffers kept from one exchange for the next, so that a keep-alive
      * connection does not allocate them per request: the response head
      * being built (send_body), and an ended exchange's header-line buffer

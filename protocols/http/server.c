@@ -56,26 +56,45 @@ hnd(const struct http_srv *e)
 
 /* ---- small helpers ---- */
 
+/*
+ * The connection's one timer is lazy: a keep-alive connection stops it
+ * at each request's head and sets it again (T_IDLE) after each response,
+ * and re-arming a libevent timer twice per request cost about as much as
+ * the rest of the loop's work for the request.  So a stop only forgets
+ * the kind, and a set that expires no earlier than the armed timer only
+ * moves `deadline`; when the timer fires early for its kind, it re-arms
+ * for what is left.  A stale timer that fires with no kind does nothing.
+ */
+static void
+timer_arm(struct http_srv *e, uint64_t now, uint64_t ms)
+{
+    e->armed_for = now + ms;
+    wire_timer_start(e->timer, ms, 0);
+}
+
 void
 http_srv_timer_set(struct http_srv *e, enum timer_kind k, uint64_t ms)
 {
     e->tkind = k;
     /* While the owner holds reading, our slowness is not the client's:
      * the timer starts (afresh) when the hold ends. */
-    if (e->timer != NULL && !e->hold)
-        wire_timer_start(e->timer, ms, 0);
+    if (e->timer == NULL || e->hold)
+        return;
+    uint64_t now = wire_loop_now(e->loop);
+    e->deadline = now + ms;
+    if (e->armed_for != 0 && e->armed_for <= e->deadline &&
+        wire_timer_is_active(e->timer))
+        return; /* it fires first, and re-arms for the rest */
+    timer_arm(e, now, ms);
 }
 
 void
 http_srv_timer_stop(struct http_srv *e)
 {
     /* T_NONE: not armed (every arming sets a kind; a fired timer is
-     * T_NONE), so a second stop costs nothing. */
-    if (e->tkind == T_NONE)
-        return;
+     * T_NONE), so a second stop costs nothing.  The timer itself stays
+     * armed (see above) unless reading is held. */
     e->tkind = T_NONE;
-    if (e->timer != NULL)
-        wire_timer_stop(e->timer);
 }
 
 bool
@@ -349,8 +368,12 @@ on_head(struct http_parse *ps)
     if (http_srv_req_has_body(&ps->head))
         http_srv_timer_set(e, T_BODY, e->svc->limits.body_timeout_ms);
     hnd(e)->on_request(e->svc->arg, x);
-    if (x->rs == R_UPGRADING)
-        return HTTP_CB_UPGRADE; /* what follows the head is not HTTP */
+    /* What follows the head is not HTTP, unless the request has content:
+     * that is still HTTP's (RFC 9110 7.8: the client switches after its
+     * whole request), delivered by on_body as usual; the hand-over waits
+     * for the request's end (run() hands over once req_done). */
+    if (x->rs == R_UPGRADING && !http_srv_req_has_body(&ps->head))
+        return HTTP_CB_UPGRADE;
     if (x->body_paused) {
         http_srv_timer_stop(e);
         return HTTP_CB_PAUSE;
@@ -565,6 +588,14 @@ timer_fired(void *arg)
     struct http_srv *e = arg;
     enum timer_kind k = e->tkind;
     char msg[120];
+    e->armed_for = 0;
+    if (k == T_NONE)
+        return; /* stopped since it was armed */
+    uint64_t now = wire_loop_now(e->loop);
+    if (now < e->deadline) {
+        timer_arm(e, now, e->deadline - now); /* set again since */
+        return;
+    }
     e->tkind = T_NONE;
     e->refs++;
     switch (k) {
@@ -596,8 +627,10 @@ http_srv_attach(struct http_srv *e, struct wire_transport *t)
 {
     e->t = t;
     struct wire_loop *loop = wire_transport_loop(t);
-    if (loop != NULL && e->timer == NULL)
+    if (loop != NULL && e->timer == NULL) {
         e->timer = wire_timer_new(loop, timer_fired, e);
+        e->loop = loop;
+    }
     e->head_bytes = false;
     http_srv_timer_set(e, T_HEAD, e->svc->limits.head_timeout_ms);
 }
@@ -677,6 +710,7 @@ http_srv_hold_reading(struct http_srv *e, bool hold)
     if (e->timer != NULL && e->tkind != T_NONE) {
         if (hold) {
             wire_timer_stop(e->timer);
+            e->armed_for = 0;
         } else {
             const struct wire_http_limits *l = &e->svc->limits;
             http_srv_timer_set(e, e->tkind,

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* ---- small helpers ---- */
 
@@ -312,13 +313,39 @@ build_head(struct wire_http_exchange *x, char **b, size_t *len, size_t *cap)
     return true;
 }
 
-/* Write the head (if due), then `data` framed, with `iov` room for it.
- * `ref`: data goes by write_ref with (free_cb, arg). */
+/* A piece of the response body: bytes copied, bytes by reference
+ * (write_ref) or a file range (write_file). */
+enum body_kind { B_COPY, B_REF, B_FILE };
+
+struct body_src {
+    enum body_kind kind;
+    const void *data;       /* B_COPY, B_REF */
+    size_t len;
+    wire_free_cb free_cb;   /* B_REF */
+    int fd;                 /* B_FILE */
+    off_t off;
+    wire_file_done_cb done; /* B_FILE; NULL: close fd */
+    void *arg;              /* free_cb's or done's */
+};
+
+/* The piece is not sent (dropped, or empty): give it back now. */
+static void
+body_release(const struct body_src *b)
+{
+    if (b->kind == B_REF && b->free_cb != NULL)
+        b->free_cb(b->arg, b->data, b->len);
+    else if (b->kind == B_FILE && b->done != NULL)
+        b->done(b->arg, b->fd);
+    else if (b->kind == B_FILE)
+        close(b->fd);
+}
+
+/* Write the head (if due), then the piece `b`, framed. */
 static int
-send_body(struct wire_http_exchange *x, const void *data, size_t len,
-          wire_free_cb free_cb, void *arg, bool ref)
+send_body(struct wire_http_exchange *x, const struct body_src *b)
 {
     struct http_srv *e = x->e;
+    size_t len = b->len;
     /* The head goes into the engine's kept buffer (the write copies it). */
     size_t hl = 0;
     if (x->rs == R_STARTED) {
@@ -338,18 +365,21 @@ send_body(struct wire_http_exchange *x, const void *data, size_t len,
         iov[n++] = (struct iovec){chdr, (size_t)cl};
     }
     int rc = 0;
-    if (ref) {
+    if (b->kind != B_COPY) {
         if (n > 0)
             rc = wire_transport_write_sequence(e->t, iov, n);
-        if (rc == 0 && len > 0)
-            rc = wire_transport_write_ref(e->t, data, len, free_cb, arg);
-        else if (rc == 0 && free_cb != NULL)
-            free_cb(arg, data, len);
+        if (rc == 0 && len > 0 && b->kind == B_REF)
+            rc = wire_transport_write_ref(e->t, b->data, len, b->free_cb, b->arg);
+        else if (rc == 0 && len > 0)
+            rc = wire_transport_write_file(e->t, b->fd, b->off, len, b->done,
+                                           b->arg);
+        else if (rc == 0)
+            body_release(b);
         if (rc == 0 && chunk)
             rc = wire_transport_write(e->t, "\r\n", 2);
     } else {
         if (len > 0)
-            iov[n++] = (struct iovec){(void *)(uintptr_t)data, len};
+            iov[n++] = (struct iovec){(void *)(uintptr_t)b->data, len};
         if (chunk)
             iov[n++] = (struct iovec){"\r\n", 2};
         if (n > 0)
@@ -363,28 +393,26 @@ send_body(struct wire_http_exchange *x, const void *data, size_t len,
 }
 
 static int
-body_write(struct wire_http_exchange *x, const void *data, size_t len,
-           wire_free_cb free_cb, void *arg, bool ref)
+body_write(struct wire_http_exchange *x, const struct body_src *b)
 {
     int rc = check_live(x);
     if (rc < 0)
         return rc;
     if (x->rs == R_NONE)
         return WIRE_ESTATE;
-    if (data == NULL && len > 0)
+    if (b->data == NULL && b->len > 0 && b->kind != B_FILE)
         return WIRE_EINVAL;
     if (x->framing == FR_UNSET)
         choose_framing(x, false);
-    if (x->framing == FR_LENGTH && x->written + len > (uint64_t)x->cl)
+    if (x->framing == FR_LENGTH && x->written + b->len > (uint64_t)x->cl)
         return WIRE_EINVAL;
     if (x->framing == FR_NOBODY) {
         /* Dropped (HEAD, 204, 304); the head goes out with end. */
-        x->written += len;
-        if (ref && free_cb != NULL)
-            free_cb(arg, data, len);
+        x->written += b->len;
+        body_release(b);
         return 0;
     }
-    rc = send_body(x, data, len, free_cb, arg, ref);
+    rc = send_body(x, b);
     if (rc < 0)
         return rc;
     if (x->e->write_paused) {
@@ -398,14 +426,51 @@ int
 wire_http_response_write(struct wire_http_exchange *x, const void *data,
                          size_t len)
 {
-    return body_write(x, data, len, NULL, NULL, false);
+    struct body_src b = {.kind = B_COPY, .data = data, .len = len};
+    return body_write(x, &b);
 }
 
 int
 wire_http_response_write_ref(struct wire_http_exchange *x, const void *data,
                              size_t len, wire_free_cb free_cb, void *arg)
 {
-    return body_write(x, data, len, free_cb, arg, true);
+    struct body_src b = {.kind = B_REF, .data = data, .len = len,
+                         .free_cb = free_cb, .arg = arg};
+    return body_write(x, &b);
+}
+
+static void
+probe_done(void *arg, int fd)
+{
+    (void)arg; /* the fd stays the caller's */
+    (void)fd;
+}
+
+int
+wire_http_response_write_file(struct wire_http_exchange *x, int fd,
+                              off_t offset, size_t len, wire_file_done_cb done,
+                              void *arg)
+{
+    int rc = check_live(x);
+    if (rc < 0)
+        return rc;
+    if (x->rs == R_NONE)
+        return WIRE_ESTATE;
+    if (offset < 0 || (uint64_t)len > (uint64_t)(INT64_MAX - (int64_t)offset))
+        return WIRE_EINVAL;
+    /* An empty range checks the fd and that the connection's transport
+     * can send a file, sending nothing and keeping the fd ours: so a bad
+     * fd fails here, before the head or a chunk header has gone out. */
+    if ((rc = wire_transport_write_file(x->e->t, fd, offset, 0, probe_done,
+                                        NULL)) < 0)
+        return rc;
+    /* Nothing of the body written and no length given: the file is the
+     * body, and its length is known. */
+    if (x->rs == R_STARTED && x->framing == FR_UNSET && x->cl < 0)
+        x->cl = (int64_t)len;
+    struct body_src b = {.kind = B_FILE, .len = len, .fd = fd, .off = offset,
+                         .done = done, .arg = arg};
+    return body_write(x, &b);
 }
 
 int
@@ -430,7 +495,7 @@ wire_http_response_end(struct wire_http_exchange *x)
         return WIRE_EINVAL;
     }
     if (x->rs == R_STARTED)
-        rc = send_body(x, NULL, 0, NULL, NULL, false);
+        rc = send_body(x, &(struct body_src){.kind = B_COPY});
     else if (x->framing == FR_CHUNKED)
         rc = wire_transport_write(e->t, "0\r\n\r\n", 5);
     if (rc < 0)

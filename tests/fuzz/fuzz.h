@@ -20,6 +20,7 @@
  * A schedule byte s is one step: bits 6-7 say what, bits 0-5 a size.
  *
  *   00 len   feed the next len bytes (0: all the rest) as one read
+ *            (len KiB in the framing targets' long mode, fuzz_read_path)
  *   01 len   the same, then run deferred work (wire_string_transport_step)
  *   10 code  the target's own action `code` (pause, answer, close...)
  *   11 cap   flow control: limit what the "socket" takes to cap bytes
@@ -78,6 +79,27 @@ struct fuzz_buf {
 void fuzz_buf_add(struct fuzz_buf *b, const void *data, size_t len);
 void fuzz_buf_free(struct fuzz_buf *b);
 
+/* A long stream from a short input (the framing targets' "long" mode):
+ * the bytes of `in` as they are, except that 0xfe k v stands for
+ * (k + 1) * 256 bytes v (a 0xfe at the end stands for itself), so that
+ * messages larger than a read fit in an input of a few bytes.  The
+ * stream is built in `out` (at most 1 MiB of it; the caller frees it). */
+struct fuzz_in fuzz_expand(struct fuzz_in in, struct fuzz_buf *out);
+
+/* The framing targets' read path, from cfg bits 4-5.  Bit 4: put a fault
+ * layer with every fault off under the layer `p`, so that reads reach it
+ * as data_received only (else the string transport copies them into the
+ * buffers the layer offers, get_buffer, wherever it does); returns what
+ * to give the string transport.  Bit 5: the stream `*in` is long
+ * (fuzz_expand into `long_stream`, which the caller frees), and the
+ * caller then sets the driver's unit to 1024 (fuzz_read_unit), so that
+ * reads of tens of KiB, partial messages larger than a read, happen. */
+struct wire_protocol *fuzz_read_path(struct wire_protocol *p, unsigned cfg,
+                                     struct fuzz_in *in,
+                                     struct fuzz_buf *long_stream);
+/* The feed unit for cfg (see fuzz_read_path). */
+size_t fuzz_read_unit(unsigned cfg);
+
 /* A list of messages (one buffer, offsets into it). */
 struct fuzz_msgs {
     struct fuzz_buf data;
@@ -102,6 +124,8 @@ struct fuzz_drive {
     size_t fed;              /* bytes of it the transport took */
     bool refused;            /* a feed returned an error: the rest is not fed */
     bool capped;             /* a capacity limit is set */
+    size_t unit;             /* bytes per unit of a feed's len (1; 1024 in
+                                the framing targets' long mode) */
     fuzz_action_cb action;
     void *arg;
 };

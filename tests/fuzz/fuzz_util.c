@@ -5,6 +5,7 @@
  */
 #include "fuzz.h"
 
+#include <wire/fault.h>
 #include <wire/string_transport.h>
 
 #include <errno.h>
@@ -119,6 +120,46 @@ fuzz_msgs_free(struct fuzz_msgs *m)
     memset(m, 0, sizeof(*m));
 }
 
+struct fuzz_in
+fuzz_expand(struct fuzz_in in, struct fuzz_buf *out)
+{
+    uint8_t run[256];
+    for (size_t i = 0; i < in.n; i++) {
+        if (in.p[i] != 0xfe || i + 2 >= in.n) {
+            fuzz_buf_add(out, in.p + i, 1);
+            continue;
+        }
+        size_t times = (size_t)in.p[i + 1] + 1;
+        memset(run, in.p[i + 2], sizeof(run));
+        for (size_t k = 0; k < times && out->len < 1024 * 1024; k++)
+            fuzz_buf_add(out, run, sizeof(run));
+        i += 2;
+    }
+    static const uint8_t none[1];
+    struct fuzz_in r = {out->len > 0 ? out->p : none, out->len};
+    return r;
+}
+
+struct wire_protocol *
+fuzz_read_path(struct wire_protocol *p, unsigned cfg, struct fuzz_in *in,
+               struct fuzz_buf *long_stream)
+{
+    if (cfg & 0x10) {
+        struct wire_error err = {0};
+        p = wire_fault_layer_new(p, NULL, &err);
+        FUZZ_CHECK(p != NULL, "fault layer refused: %s", err.message);
+    }
+    if (cfg & 0x20)
+        *in = fuzz_expand(*in, long_stream);
+    return p;
+}
+
+size_t
+fuzz_read_unit(unsigned cfg)
+{
+    return cfg & 0x20 ? 1024 : 1;
+}
+
 /* ---- the driver ---- */
 
 void
@@ -131,6 +172,7 @@ fuzz_drive_init(struct fuzz_drive *d, struct wire_transport *t,
     d->sched = sched;
     d->data = data;
     d->stream = data.p;
+    d->unit = 1;
     d->action = action;
     d->arg = arg;
 }
@@ -140,6 +182,7 @@ feed(struct fuzz_drive *d, size_t len)
 {
     if (d->refused || d->data.n == 0)
         return;
+    len *= d->unit;
     if (len == 0 || len > d->data.n)
         len = d->data.n;
     /* Counted before the call: the protocol sees the bytes inside it. */
