@@ -135,8 +135,10 @@ wire__proto_data(struct wire_transport *t, const void *data, size_t len)
         wire__proto_data_checked(t, data, len);
         return;
     }
-    if (p->ops->data_received == NULL)
+    if (p->ops->data_received == NULL) {
+        wire__proto_data_checked(t, data, len); /* buffers only, or nothing */
         return;
+    }
     t->refcnt++;
     unsigned saved = p->contract__ & WIRE_C_IN_CB;
     p->contract__ |= WIRE_C_IN_CB;

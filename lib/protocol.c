@@ -11,6 +11,8 @@
  */
 #include "internal.h"
 
+#include <string.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -86,14 +88,61 @@ check_input(const struct wire_transport *t, const struct wire_protocol *p,
           "data after close or abort");
 }
 
+/*
+ * A protocol with get_buffer and buffer_updated but no data_received
+ * (asyncio's BufferedProtocol alone): bytes that come as one piece (the
+ * memory pair, a layer, hand-over bytes) are copied into its buffers, as
+ * many as it takes, in the same delivery -- so a pause in one
+ * buffer_updated applies after the last, as a pause inside data_received
+ * does (asyncio feeds a BufferedProtocol the same way).  A protocol that
+ * gives no buffer fails the connection: the bytes are never dropped
+ * unseen.  Closing or handing the transport over inside buffer_updated
+ * ends the delivery, as it would inside data_received.
+ */
+static void
+data_into_buffers(struct wire_transport *t, struct wire_protocol *p,
+                  const char *data, size_t len)
+{
+    wire_transport_ref(t);
+    while (len > 0 && t->protocol == p &&
+           !(t->flags & (WIRE_T_CLOSING | WIRE_T_LOST))) {
+        size_t blen = 0;
+        void *buf;
+        {
+            ENTER(p);
+            buf = p->ops->get_buffer(p, len, &blen);
+            LEAVE(p);
+        }
+        if (buf == NULL || blen == 0) {
+            wire_impl_fail(t, WIRE_EPROTO,
+                           "%zu bytes arrived and the protocol, which has no "
+                           "data_received, gave no buffer for them", len);
+            break;
+        }
+        size_t n = blen < len ? blen : len;
+        memcpy(buf, data, n);
+        {
+            ENTER(p);
+            p->ops->buffer_updated(p, n);
+            LEAVE(p);
+        }
+        data += n;
+        len -= n;
+    }
+    wire_transport_unref(t);
+}
+
 void
 wire__proto_data_checked(struct wire_transport *t, const void *data,
                          size_t len)
 {
     struct wire_protocol *p = t->protocol;
     check_input(t, p, "data_received");
-    if (p->ops->data_received == NULL)
+    if (p->ops->data_received == NULL) {
+        if (p->ops->get_buffer != NULL && p->ops->buffer_updated != NULL)
+            data_into_buffers(t, p, data, len);
         return;
+    }
     wire_transport_ref(t);
     ENTER(p);
     p->ops->data_received(p, data, len);

@@ -498,6 +498,82 @@ START_TEST(test_string_layer_fail_after_held_close)
 }
 END_TEST
 
+/* A protocol with only get_buffer and buffer_updated (no data_received)
+ * above a layer: each message is copied into its buffers, as many as it
+ * takes, never dropped; one that gives no buffer fails the connection. */
+struct bufonly {
+    struct wire_protocol base;
+    struct wire_transport *t;
+    char buf[3];
+    char got[64];
+    size_t n;
+    bool refuse;
+    int lost;
+    int lost_code;
+};
+
+static void
+bo_made(struct wire_protocol *p, struct wire_transport *t)
+{
+    ((struct bufonly *)p)->t = t;
+}
+
+static void *
+bo_get_buffer(struct wire_protocol *p, size_t hint, size_t *len)
+{
+    struct bufonly *b = (struct bufonly *)p;
+    ck_assert_uint_gt(hint, 0);
+    *len = sizeof(b->buf);
+    return b->refuse ? NULL : b->buf;
+}
+
+static void
+bo_updated(struct wire_protocol *p, size_t n)
+{
+    struct bufonly *b = (struct bufonly *)p;
+    ck_assert_uint_le(n, sizeof(b->buf));
+    ck_assert_uint_lt(b->n + n, sizeof(b->got));
+    memcpy(b->got + b->n, b->buf, n);
+    b->n += n;
+}
+
+static void
+bo_lost(struct wire_protocol *p, const struct wire_error *err)
+{
+    struct bufonly *b = (struct bufonly *)p;
+    b->lost++;
+    b->lost_code = err != NULL ? err->code : 0;
+}
+
+static const struct wire_protocol_ops bufonly_ops = {
+    .connection_made = bo_made,
+    .get_buffer = bo_get_buffer,
+    .buffer_updated = bo_updated,
+    .connection_lost = bo_lost,
+};
+
+START_TEST(test_string_buffers_only_above)
+{
+    struct bufonly b = {0};
+    wire_protocol_init(&b.base, &bufonly_ops);
+    struct wire_transport *st = wire_string_transport_new(lf_new(&b.base, NULL));
+    ck_assert_ptr_nonnull(st);
+    ck_assert_ptr_nonnull(b.t);
+    ck_assert_int_eq(wire_string_transport_feed(st, "hello\nworld!!\n", 15), 0);
+    ck_assert_uint_eq(b.n, 12);
+    ck_assert_int_eq(memcmp(b.got, "helloworld!!", 12), 0);
+    ck_assert_int_eq(b.lost, 0);
+    b.refuse = true;
+    ck_assert_int_eq(wire_string_transport_feed(st, "more\n", 5), 0);
+    wire_string_transport_step(st);
+    ck_assert_int_eq(b.lost, 1);
+    ck_assert_int_eq(b.lost_code, WIRE_EPROTO);
+    ck_assert_uint_eq(b.n, 12);
+    wire_string_transport_free(st);
+    assert_no_leaks();
+}
+END_TEST
+
 START_TEST(test_string_get_info_forwards)
 {
     struct rec_log log = {0};
@@ -1214,6 +1290,7 @@ layer_suite(void)
     tcase_add_test(tc, test_string_write_while_lower_dies);
     tcase_add_test(tc, test_string_lower_loss_reaches_above_once);
     tcase_add_test(tc, test_string_layer_fail);
+    tcase_add_test(tc, test_string_buffers_only_above);
     tcase_add_test(tc, test_string_layer_fail_after_held);
     tcase_add_test(tc, test_string_layer_fail_after_held_close);
     tcase_add_test(tc, test_string_get_info_forwards);
