@@ -40,7 +40,7 @@ set logscale x 2
 set xrange [lo:hi]
 set xtics (0.0625, 0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64) format "%g×" nomirror
 set yrange [n - 0.5:-0.5]
-set ytics nomirror scale 0
+set ytics nomirror scale 0 noenhanced
 set grid xtics lc rgb "#dddddd"
 set border 3
 set rmargin 28
