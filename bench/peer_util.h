@@ -123,6 +123,16 @@ peer_loopback_addr(struct sockaddr_in *sin, const char *port)
     sin->sin_port = htons((unsigned short)p);
 }
 
+/* Skip JSON blanks (and a line's CR/LF) in [p, end); the load
+ * generators' answer checkers share it. */
+static inline const char *
+peer_skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
 static inline void
 peer_nodelay(int fd)
 {

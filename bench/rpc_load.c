@@ -114,13 +114,6 @@ fill(struct conn *c)
 /* ---- a small JSON scanner: enough to find a text's end and read the
  * top-level members a response has ---- */
 
-static const char *
-skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-        p++;
-    return p;
-}
 
 /* A string starting at P (a '"'): the byte after its closing quote, or
  * NULL if it does not end before END. */
@@ -196,12 +189,12 @@ take_response(struct conn *c, const char *buf, size_t len)
     bool version = false, result = false;
     long long id = -1;
 
-    p = skip_ws(buf, end);
+    p = peer_skip_ws(buf, end);
     if (p == end)
         return 0;
     if (*p != '{')
         fail("response is not an object", p, (size_t)(end - p));
-    for (p = skip_ws(p + 1, end);;) {
+    for (p = peer_skip_ws(p + 1, end);;) {
         const char *k = p, *kend;
 
         if (p == end)
@@ -212,12 +205,12 @@ take_response(struct conn *c, const char *buf, size_t len)
             fail("expected a member name", p, (size_t)(end - p));
         if ((kend = skip_string(p, end)) == NULL)
             return 0;
-        p = skip_ws(kend, end);
+        p = peer_skip_ws(kend, end);
         if (p == end)
             return 0;
         if (*p != ':')
             fail("expected ':'", p, (size_t)(end - p));
-        v = skip_ws(p + 1, end);
+        v = peer_skip_ws(p + 1, end);
         if ((p = skip_value(v, end)) == NULL)
             return 0;
         if (is_key(k, kend, "jsonrpc")) {
@@ -235,14 +228,14 @@ take_response(struct conn *c, const char *buf, size_t len)
         } else {
             fail("unexpected member", buf, (size_t)(end - buf));
         }
-        p = skip_ws(p, end);
+        p = peer_skip_ws(p, end);
         if (p == end)
             return 0;
         if (*p == '}')
             break;
         if (*p != ',')
             fail("expected ',' or '}'", p, (size_t)(end - p));
-        p = skip_ws(p + 1, end);
+        p = peer_skip_ws(p + 1, end);
     }
     p++;
     if (!version || !result || id < 0)

@@ -181,13 +181,6 @@ fill(struct conn *c)
 
 /* ---- checking an answer ---- */
 
-static const char *
-ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-        p++;
-    return p;
-}
 
 /* Check the JSON text [p, end): a flat object of "jsonrpc":"2.0",
  * "result":19 and "id":N (any order, any blanks) whose id is one of C's
@@ -201,11 +194,11 @@ check_answer(struct conn *c, const char *p, const char *end)
     bool version = false, result = false, id_seen = false;
     unsigned long long id = 0;
 
-    p = ws(p, end);
+    p = peer_skip_ws(p, end);
     if (p == end || *p++ != '{')
         bad("answer is not an object", text, tlen);
     for (;;) {
-        p = ws(p, end);
+        p = peer_skip_ws(p, end);
         if (p == end || *p != '"')
             bad("expected a member name", text, tlen);
         const char *name = ++p;
@@ -214,10 +207,10 @@ check_answer(struct conn *c, const char *p, const char *end)
         if (p == end)
             bad("unterminated member name", text, tlen);
         size_t nlen = (size_t)(p - name);
-        p = ws(p + 1, end);
+        p = peer_skip_ws(p + 1, end);
         if (p >= end || *p != ':')
             bad("expected ':'", text, tlen);
-        const char *v = p = ws(p + 1, end);
+        const char *v = p = peer_skip_ws(p + 1, end);
         while (p < end && *p != ',' && *p != '}' && *p != ' ' && *p != '\r' &&
                *p != '\n' && *p != '\t')
             p++;
@@ -238,7 +231,7 @@ check_answer(struct conn *c, const char *p, const char *end)
         } else {
             bad("not the answer 19 (or a member more)", text, tlen);
         }
-        p = ws(p, end);
+        p = peer_skip_ws(p, end);
         if (p < end && *p == ',') {
             p++;
             continue;
@@ -247,7 +240,7 @@ check_answer(struct conn *c, const char *p, const char *end)
             bad("expected ',' or '}'", text, tlen);
         break;
     }
-    if (ws(p + 1, end) != end)
+    if (peer_skip_ws(p + 1, end) != end)
         bad("bytes after the answer", text, tlen);
     if (!version || !result || !id_seen)
         bad("incomplete answer", text, tlen);
@@ -275,7 +268,7 @@ header_value(const char *h, const char *e, const char *name)
 
     if ((size_t)(e - h) <= n || h[n] != ':' || strncasecmp(h, name, n) != 0)
         return NULL;
-    return ws(h + n + 1, e);
+    return peer_skip_ws(h + n + 1, e);
 }
 
 /* One HTTP response at BUF: the bytes it took, 0 if incomplete. */
