@@ -30,15 +30,12 @@
  */
 #include <wire/wire.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static bool http, tls;
 static struct wire_tls_config *tls_cfg;
-static struct wire_server *server;
-static struct wire_signal *sigs[2]; /* SIGTERM, SIGINT */
 
 static void
 m_subtract(void *arg, struct wire_jsonrpc_call *call, json_t *params)
@@ -103,28 +100,6 @@ stack_new(void *arg)
     return p;
 }
 
-static void
-shutdown_done(void *arg)
-{
-    (void)arg;
-    wire_server_free(server);
-    server = NULL;
-}
-
-/* SIGTERM or SIGINT: close every connection (1 s to flush, then abort);
- * the loop ends when nothing is left. */
-static void
-on_signal(void *arg, int signo)
-{
-    (void)arg;
-    (void)signo;
-    for (int i = 0; i < 2; i++) {
-        wire_signal_free(sigs[i]);
-        sigs[i] = NULL;
-    }
-    wire_server_shutdown(server, 1000, shutdown_done, NULL);
-}
-
 static int
 usage(void)
 {
@@ -149,6 +124,7 @@ main(int argc, char **argv)
     struct wire_error err = {0};
     struct wire_listen_options lopts = {.backlog = 4096};
     struct wire_loop *loop = NULL;
+    struct wire_server *server = NULL;
     int status = 1;
     alarm(900); /* a hard bound, whatever the driver does (valgrind is slow) */
     if ((tls && ((tls_cfg = wire_tls_config_new(true, &err)) == NULL ||
@@ -156,21 +132,20 @@ main(int argc, char **argv)
         (loop = wire_loop_new()) == NULL ||
         wire_listen(loop, "tcp://127.0.0.1:0", stack_new, NULL, &lopts, &server,
                     &err) < 0 ||
-        (sigs[0] = wire_signal_new(loop, SIGTERM, on_signal, NULL, &err)) == NULL ||
-        (sigs[1] = wire_signal_new(loop, SIGINT, on_signal, NULL, &err)) == NULL) {
+        /* SIGTERM or SIGINT: close every connection (1 s to flush, then
+         * abort); the loop ends when nothing is left. */
+        wire_server_shutdown_on_signals(server, 1000, NULL, NULL, NULL,
+                                        &err) < 0) {
         fprintf(stderr, "wire_stack: %s\n",
                 err.message != NULL ? err.message : "cannot create the event loop");
         wire_error_clear(&err);
     } else {
         printf("port %s\n", strrchr(wire_server_address(server), ':') + 1);
         fflush(stdout);
-        wire_loop_run(loop); /* until on_signal's shutdown is over */
+        wire_loop_run(loop); /* until the signal's shutdown is over */
         status = 0;
     }
-    for (int i = 0; i < 2; i++)
-        wire_signal_free(sigs[i]);
-    if (server != NULL)
-        wire_server_free(server);
+    wire_server_free(server);
     if (loop != NULL)
         wire_loop_free(loop);
     wire_tls_config_unref(tls_cfg);

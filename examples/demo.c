@@ -1,11 +1,12 @@
 /*
- * demo — libwire in one file: one protocol, every stack.
+ * demo — libwire in one program: one protocol, every stack.
  *
  * The protocol is a JSON-RPC 2.0 calculator: add, subtract, multiply and
  * divide, each taking [a, b].  Dividing by zero answers the error object
  * {"code": -32000, "message": "division by zero"}.  The server is the
- * JSON-RPC peer with a method table (calc_methods below); the client is
- * the same peer making calls.  Neither knows what carries its messages:
+ * JSON-RPC peer with a method table (demo_calc_methods in demo-calc.c,
+ * which also says what each call must answer); the client is the same
+ * peer making calls.  Neither knows what carries its messages:
  * the framing under it (lines, or HTTP bodies) and the layers under that
  * (TLS) are chosen when a stack is built, and the transport at the bottom
  * is picked by an endpoint string or an open call.
@@ -49,8 +50,8 @@
 #define _GNU_SOURCE /* ptsname_r */
 #include <wire/wire.h>
 
+#include "demo-calc.h"
 #include "demo-certs.h"
-
 
 #include <dirent.h>
 #include <errno.h>
@@ -67,116 +68,6 @@
 
 #define DEFAULT_CALLS 200
 #define DEFAULT_TIMEOUT_MS 10000
-#define DIV_BY_ZERO (-32000) /* a server error (-32000..-32099) */
-#define OUT_OF_RANGE (-32001)
-
-/* ---- the protocol: a calculator, as a JSON-RPC method table ---- */
-
-/* Answer [a, b] with a op b: an integer when both are integers and the
- * result is one, else a real. */
-static void
-calc(void *arg, struct wire_jsonrpc_call *call, json_t *params)
-{
-    char op = *(const char *)arg;
-    json_t *a = json_array_get(params, 0), *b = json_array_get(params, 1);
-    if (!json_is_array(params) || json_array_size(params) != 2 ||
-        !json_is_number(a) || !json_is_number(b)) {
-        wire_jsonrpc_respond_error(call, WIRE_JSONRPC_INVALID_PARAMS, NULL,
-                                   json_string("expected [a, b], numbers"));
-        return;
-    }
-    if (op == '/' && json_number_value(b) == 0) {
-        wire_jsonrpc_respond_error(call, DIV_BY_ZERO, "division by zero",
-                                   NULL);
-        return;
-    }
-    if (json_is_integer(a) && json_is_integer(b)) {
-        json_int_t x = json_integer_value(a), y = json_integer_value(b), r = 0;
-        bool exact;
-        switch (op) {
-        case '+': exact = !__builtin_add_overflow(x, y, &r); break;
-        case '-': exact = !__builtin_sub_overflow(x, y, &r); break;
-        case '*': exact = !__builtin_mul_overflow(x, y, &r); break;
-        default: /* '/': an integer when it divides exactly */
-            exact = (x != (json_int_t)LLONG_MIN || y != -1) && x % y == 0;
-            r = exact ? x / y : 0;
-        }
-        if (exact) {
-            wire_jsonrpc_respond(call, json_integer(r));
-            return;
-        }
-    }
-    double x = json_number_value(a), y = json_number_value(b);
-    double r = op == '+'   ? x + y
-               : op == '-' ? x - y
-               : op == '*' ? x * y
-                           : x / y;
-    json_t *v = json_real(r); /* NULL for inf and nan: not JSON numbers */
-    if (v == NULL)
-        wire_jsonrpc_respond_error(call, OUT_OF_RANGE, "result out of range",
-                                   NULL);
-    else
-        wire_jsonrpc_respond(call, v);
-}
-
-/* One handler for the four methods: each entry's arg is its operator. */
-static const struct wire_jsonrpc_method calc_methods[] = {
-    {"add", calc, (void *)"+"},
-    {"subtract", calc, (void *)"-"},
-    {"multiply", calc, (void *)"*"},
-    {"divide", calc, (void *)"/"},
-};
-
-/* ---- the calls the client makes, and what each must answer ---- */
-
-static const char *const op_names[] = {"add", "subtract", "multiply",
-                                       "divide"};
-
-/* Call i: its method and operands.  b runs through -3..3, so every 28th
- * call (the first is call 3) divides by zero. */
-static void
-call_args(int i, int *op, json_int_t *a, json_int_t *b)
-{
-    *op = i % 4;
-    *a = (json_int_t)i * 37 - 1000;
-    *b = i % 7 - 3;
-}
-
-/* Check call i's outcome; false with `why` set when it is wrong. */
-static bool
-check_answer(int i, json_t *result, const struct wire_jsonrpc_error *e,
-             char *why, size_t len)
-{
-    int op;
-    json_int_t a, b;
-    call_args(i, &op, &a, &b);
-    if (op == 3 && b == 0) {
-        if (e != NULL && !e->local && e->code == DIV_BY_ZERO &&
-            strcmp(e->message, "division by zero") == 0)
-            return true;
-        snprintf(why, len, "divide [%lld, 0]: expected error %d \"division "
-                 "by zero\", got %s%s", (long long)a, DIV_BY_ZERO,
-                 e != NULL ? "error: " : "a result",
-                 e != NULL ? e->message : "");
-        return false;
-    }
-    if (e != NULL) {
-        snprintf(why, len, "%s [%lld, %lld]: error %d: %s", op_names[op],
-                 (long long)a, (long long)b, e->code, e->message);
-        return false;
-    }
-    double x = (double)a, y = (double)b;
-    double want = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
-    bool integral = op != 3 || a % b == 0;
-    if ((integral ? json_is_integer(result) : json_is_real(result)) &&
-        json_number_value(result) == want)
-        return true;
-    char *got = json_dumps(result, JSON_ENCODE_ANY | JSON_COMPACT);
-    snprintf(why, len, "%s [%lld, %lld]: expected %.17g, got %s", op_names[op],
-             (long long)a, (long long)b, want, got != NULL ? got : "?");
-    free(got);
-    return false;
-}
 
 /* ---- one row: a stack, its client and its server(s) ---- */
 
@@ -260,12 +151,12 @@ send_call(struct row *row)
     struct call *c = &row->calls[row->sent++];
     int op;
     json_int_t a, b;
-    call_args(c->i, &op, &a, &b);
+    demo_call_args(c->i, &op, &a, &b);
     struct wire_error err = {0};
     /* The params are stolen, also on error; the callback runs once,
      * unless the call is refused here. */
-    if (wire_jsonrpc_call(row->rpc, op_names[op], json_pack("[II]", a, b), 0,
-                          on_result, c, &err) < 0) {
+    if (wire_jsonrpc_call(row->rpc, demo_op_names[op],
+                          json_pack("[II]", a, b), 0, on_result, c, &err) < 0) {
         fail(row, "call %d: %s", c->i, err.message);
         wire_error_clear(&err);
         wire_jsonrpc_close(row->rpc);
@@ -293,7 +184,7 @@ on_result(void *arg, json_t *result, const struct wire_jsonrpc_error *e)
         return;
     }
     char why[200];
-    if (!check_answer(c->i, result, e, why, sizeof(why))) {
+    if (!demo_check_answer(c->i, result, e, why, sizeof(why))) {
         fail(row, "%s", why);
         wire_jsonrpc_close(row->rpc); /* the other calls fail with it */
         return;
@@ -304,7 +195,7 @@ on_result(void *arg, json_t *result, const struct wire_jsonrpc_error *e)
         if (row->error_seen[0] == '\0') {
             int op;
             json_int_t a, b;
-            call_args(c->i, &op, &a, &b);
+            demo_call_args(c->i, &op, &a, &b);
             snprintf(row->error_seen, sizeof(row->error_seen),
                      "divide [%lld, %lld] -> error %d \"%s\"", (long long)a,
                      (long long)b, e->code, e->message);
@@ -408,8 +299,8 @@ static struct wire_protocol *
 server_stack(struct row *row, struct wire_error *err)
 {
     struct wire_jsonrpc_opts o = {
-        .methods = calc_methods,
-        .nmethods = sizeof(calc_methods) / sizeof(calc_methods[0]),
+        .methods = demo_calc_methods,
+        .nmethods = DEMO_CALC_NMETHODS,
         .on_open = server_open,
         .on_close = server_closed,
         .arg = row,

@@ -159,8 +159,8 @@ line_echo_new(void *arg)
 }
 
 /* What runs the loop: a server, or (for an endpoint that cannot listen)
- * one connection; and the SIGINT / SIGTERM watchers. */
-static struct wire_server *server;
+ * one connection and the SIGINT / SIGTERM watchers (a server watches its
+ * own: wire_server_shutdown_on_signals). */
 static bool one_connection;        /* connected instead of listening */
 static struct wire_transport *conn; /* that connection, while it is up */
 static bool stop_early;            /* a signal came before it was up */
@@ -209,26 +209,15 @@ on_connected(void *arg, struct wire_transport *t, const struct wire_error *err)
         wire_transport_close(conn);
 }
 
-static void
-shutdown_done(void *arg)
-{
-    (void)arg;
-    wire_server_free(server);
-    server = NULL;
-}
-
-/* SIGINT / SIGTERM (watched by the loop).  A server stops accepting and
- * lets open connections finish for up to 5 s; the one connection writes
- * what is queued and closes.  Then the loop runs out of work. */
+/* SIGINT / SIGTERM for the one connection (watched by the loop): it
+ * writes what is queued and closes.  Then the loop runs out of work. */
 static void
 on_signal(void *arg, int signo)
 {
     (void)arg;
     (void)signo;
     stop_watching_signals();
-    if (server != NULL)
-        wire_server_shutdown(server, 5000, shutdown_done, NULL);
-    else if (conn != NULL)
+    if (conn != NULL)
         wire_transport_close(conn);
     else
         stop_early = true;
@@ -309,6 +298,7 @@ main(int argc, char **argv)
         return 1;
     }
     wire_protocol_factory factory = lines ? line_echo_new : echo_new;
+    struct wire_server *server = NULL;
     struct wire_error err = {0};
     int rc = wire_listen(loop, endpoint, factory, NULL, NULL, &server, &err);
     if (rc == WIRE_ENOTSUP) {
@@ -325,20 +315,28 @@ main(int argc, char **argv)
         rc = wire_connect(loop, endpoint, p, NULL, on_connected, NULL, &err);
         if (rc < 0) /* the protocol is still ours */
             wire_protocol_destroy(p);
+    } else if (rc == 0) {
+        /* SIGINT / SIGTERM: stop accepting, let open connections finish
+         * for up to 5 s; then the loop runs out of work. */
+        rc = wire_server_shutdown_on_signals(server, 5000, NULL, NULL, NULL,
+                                             &err);
     }
     if (rc < 0) {
         fprintf(stderr, "echo-server: %s\n", err.message);
         wire_error_clear(&err);
+        wire_server_free(server);
         wire_loop_free(loop);
         return 1;
     }
-    sigint_watch = wire_signal_new(loop, SIGINT, on_signal, NULL, NULL);
-    sigterm_watch = wire_signal_new(loop, SIGTERM, on_signal, NULL, NULL);
-    if (server != NULL) {
+    if (one_connection) {
+        sigint_watch = wire_signal_new(loop, SIGINT, on_signal, NULL, NULL);
+        sigterm_watch = wire_signal_new(loop, SIGTERM, on_signal, NULL, NULL);
+    } else {
         printf("listening on %s\n", wire_server_address(server));
         fflush(stdout);
     }
     wire_loop_run(loop);
+    wire_server_free(server);
     wire_loop_free(loop);
     return exit_status;
 }

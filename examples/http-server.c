@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,31 +185,6 @@ static const struct wire_http_handler handler = {
     .on_done = on_done,
 };
 
-static struct wire_server *server;
-static struct wire_signal *sigint_watch, *sigterm_watch;
-
-static void
-shutdown_done(void *arg)
-{
-    (void)arg;
-    wire_server_free(server);
-    server = NULL;
-}
-
-/* SIGINT / SIGTERM: stop accepting, let connections finish for up to
- * 5 s; then the loop runs out of work. */
-static void
-on_signal(void *arg, int signo)
-{
-    (void)arg;
-    (void)signo;
-    wire_signal_free(sigint_watch);
-    wire_signal_free(sigterm_watch);
-    sigint_watch = sigterm_watch = NULL;
-    if (server != NULL)
-        wire_server_shutdown(server, 5000, shutdown_done, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -249,20 +223,23 @@ main(int argc, char **argv)
         wire_loop_free(loop);
         return 1;
     }
-    int rc = wire_listen(loop, argv[1], wire_http_service_factory, svc, NULL,
-                         &server, &err);
-    if (rc < 0) {
+    struct wire_server *server = NULL;
+    /* SIGINT / SIGTERM: stop accepting, let connections finish for up to
+     * 5 s; then the loop runs out of work. */
+    if (wire_listen(loop, argv[1], wire_http_service_factory, svc, NULL,
+                    &server, &err) < 0 ||
+        wire_server_shutdown_on_signals(server, 5000, NULL, NULL, NULL, &err) < 0) {
         fprintf(stderr, "http-server: %s\n", err.message);
         wire_error_clear(&err);
+        wire_server_free(server);
         wire_http_service_unref(svc);
         wire_loop_free(loop);
         return 1;
     }
-    sigint_watch = wire_signal_new(loop, SIGINT, on_signal, NULL, NULL);
-    sigterm_watch = wire_signal_new(loop, SIGTERM, on_signal, NULL, NULL);
     printf("listening on %s\n", wire_server_address(server));
     fflush(stdout);
     wire_loop_run(loop);
+    wire_server_free(server);
     /* Every connection is gone: the service's last reference is ours. */
     wire_http_service_unref(svc);
     wire_loop_free(loop);

@@ -201,7 +201,8 @@ static enum framing framing = F_LINES;
 static bool one_connection;
 static struct wire_jsonrpc *conn; /* the one connection, while it is up */
 static int exit_status;
-static struct wire_server *server;
+/* SIGINT / SIGTERM watchers for the one connection (a server watches
+ * its own: wire_server_shutdown_on_signals). */
 static struct wire_signal *sigint_watch, *sigterm_watch;
 static bool stop_early;
 
@@ -290,26 +291,20 @@ on_connected(void *arg, struct wire_transport *t, const struct wire_error *err)
     }
 }
 
-static void
-shutdown_done(void *arg)
-{
-    (void)arg;
-    wire_server_free(server);
-    server = NULL;
-}
-
+/* SIGINT / SIGTERM.  Sleeping calls are answered now, not when their
+ * timers say.  Then a server is shut down by the library (connections
+ * get 5 s to finish); the one connection is closed here. */
 static void
 on_signal(void *arg, int signo)
 {
     (void)arg;
     (void)signo;
-    stop_watching_signals();
-    /* Sleeping calls are answered now, not when their timers say. */
     while (sleepers != NULL)
         sleeper_done(sleepers, true);
-    if (server != NULL)
-        wire_server_shutdown(server, 5000, shutdown_done, NULL);
-    else if (conn != NULL)
+    if (!one_connection)
+        return;
+    stop_watching_signals();
+    if (conn != NULL)
         wire_jsonrpc_close(conn);
     else
         stop_early = true;
@@ -366,6 +361,7 @@ main(int argc, char **argv)
         fprintf(stderr, "jsonrpc-server: cannot create the event loop\n");
         return 1;
     }
+    struct wire_server *server = NULL;
     struct wire_error err = {0};
     int rc = wire_listen(loop, endpoint, rpc_new, NULL, NULL, &server, &err);
     if (rc == WIRE_ENOTSUP) {
@@ -380,20 +376,26 @@ main(int argc, char **argv)
         rc = wire_connect(loop, endpoint, p, NULL, on_connected, NULL, &err);
         if (rc < 0) /* the protocol is still ours */
             wire_protocol_destroy(p);
+    } else if (rc == 0) {
+        rc = wire_server_shutdown_on_signals(server, 5000, on_signal, NULL,
+                                             NULL, &err);
     }
     if (rc < 0) {
         fprintf(stderr, "jsonrpc-server: %s\n", err.message);
         wire_error_clear(&err);
+        wire_server_free(server);
         wire_loop_free(loop);
         return 1;
     }
-    sigint_watch = wire_signal_new(loop, SIGINT, on_signal, NULL, NULL);
-    sigterm_watch = wire_signal_new(loop, SIGTERM, on_signal, NULL, NULL);
-    if (server != NULL) {
+    if (one_connection) {
+        sigint_watch = wire_signal_new(loop, SIGINT, on_signal, NULL, NULL);
+        sigterm_watch = wire_signal_new(loop, SIGTERM, on_signal, NULL, NULL);
+    } else {
         printf("listening on %s\n", wire_server_address(server));
         fflush(stdout);
     }
     wire_loop_run(loop);
+    wire_server_free(server);
     while (sleepers != NULL)
         sleeper_done(sleepers, true);
     wire_loop_free(loop);

@@ -22,7 +22,6 @@
  */
 #include <wire/wire.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,30 +68,6 @@ lenprefix_new(void *arg)
     return p;
 }
 
-/* SIGINT / SIGTERM (watched by the loop): stop accepting, let open
- * connections finish for up to 5 s, then the loop runs out of work. */
-static struct wire_server *server;
-static struct wire_signal *sigint_watch, *sigterm_watch;
-
-static void
-shutdown_done(void *arg)
-{
-    (void)arg;
-    wire_server_free(server);
-    server = NULL;
-}
-
-static void
-on_signal(void *arg, int signo)
-{
-    (void)arg;
-    (void)signo;
-    wire_signal_free(sigint_watch);
-    wire_signal_free(sigterm_watch);
-    sigint_watch = sigterm_watch = NULL;
-    wire_server_shutdown(server, 5000, shutdown_done, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -105,18 +80,22 @@ main(int argc, char **argv)
         fprintf(stderr, "lenprefix-server: cannot create the event loop\n");
         return 1;
     }
+    struct wire_server *server = NULL;
     struct wire_error err = {0};
-    if (wire_listen(loop, argv[1], lenprefix_new, NULL, NULL, &server, &err) < 0) {
+    /* SIGINT / SIGTERM: stop accepting, let open connections finish for
+     * up to 5 s; then the loop runs out of work. */
+    if (wire_listen(loop, argv[1], lenprefix_new, NULL, NULL, &server, &err) < 0 ||
+        wire_server_shutdown_on_signals(server, 5000, NULL, NULL, NULL, &err) < 0) {
         fprintf(stderr, "lenprefix-server: %s\n", err.message);
         wire_error_clear(&err);
+        wire_server_free(server);
         wire_loop_free(loop);
         return 1;
     }
-    sigint_watch = wire_signal_new(loop, SIGINT, on_signal, NULL, NULL);
-    sigterm_watch = wire_signal_new(loop, SIGTERM, on_signal, NULL, NULL);
     printf("listening on %s\n", wire_server_address(server));
     fflush(stdout);
     wire_loop_run(loop);
+    wire_server_free(server);
     wire_loop_free(loop);
     return 0;
 }

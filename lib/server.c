@@ -8,9 +8,15 @@
  * Lifetime: the user's wire_server_free() and a pending "done" delivery
  * each hold a reference, so freeing the server from inside its own done
  * callback, or before the callback runs, is safe.
+ *
+ * wire_server_shutdown_on_signals() keeps its SIGINT/SIGTERM watchers on
+ * the server, so that whatever ends the server (a signal, a direct
+ * shutdown, a free) also removes them, and a loop is never kept running
+ * by watchers nobody holds.
  */
 #include "internal.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +43,14 @@ struct wire_server {
     wire_loop_cb done;
     void *done_arg;
     struct wire_soon done_node;
+    /* wire_server_shutdown_on_signals(): SIGINT and SIGTERM watchers,
+     * and what to do when one fires. */
+    struct wire_signal *sig[2];
+    bool sig_watching;
+    uint64_t sig_grace_ms;
+    wire_signal_cb sig_cb;
+    wire_loop_cb sig_done;
+    void *sig_arg;
 };
 
 static void server_unref(struct wire_server *s);
@@ -257,6 +271,15 @@ deadline_fire(void *arg)
     abort_all(s);
 }
 
+static void
+unwatch_signals(struct wire_server *s)
+{
+    for (int i = 0; i < 2; i++) {
+        wire_signal_free(s->sig[i]); /* safe from inside its callback */
+        s->sig[i] = NULL;
+    }
+}
+
 void
 wire_server_shutdown(struct wire_server *s, uint64_t timeout_ms,
                      wire_loop_cb done, void *arg)
@@ -264,6 +287,7 @@ wire_server_shutdown(struct wire_server *s, uint64_t timeout_ms,
     if (s->shutting_down)
         return;
     s->shutting_down = true;
+    unwatch_signals(s);
     s->want_accept = false;
     s->done = done;
     s->done_arg = arg;
@@ -283,6 +307,59 @@ wire_server_shutdown(struct wire_server *s, uint64_t timeout_ms,
             abort_all(s);
     }
     schedule_done(s);
+}
+
+static void
+on_shutdown_signal(void *arg, int signo)
+{
+    struct wire_server *s = arg;
+    unwatch_signals(s); /* a second signal gets its old disposition */
+    if (s->sig_cb != NULL) {
+        /* The callback may free the server, or shut it down itself: the
+         * reference keeps the object readable until we have looked. */
+        s->refs++;
+        s->sig_cb(s->sig_arg, signo);
+        bool gone = s->freed;
+        server_unref(s);
+        if (gone)
+            return;
+    }
+    wire_server_shutdown(s, s->sig_grace_ms, s->sig_done, s->sig_arg);
+}
+
+int
+wire_server_shutdown_on_signals(struct wire_server *s, uint64_t grace_ms,
+                                wire_signal_cb on_signal, wire_loop_cb done,
+                                void *arg, struct wire_error *err)
+{
+    if (s == NULL)
+        return wire_error_set(err, WIRE_EINVAL,
+                              "shutdown on signals: no server");
+    if (s->sig_watching || s->shutting_down)
+        return wire_error_set(err, WIRE_EINVAL,
+                              "shutdown on signals: %s is already %s",
+                              wire_server_address(s),
+                              s->shutting_down ? "shutting down"
+                                               : "watching signals");
+    static const int signos[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct wire_error e = {0};
+        s->sig[i] = wire_signal_new(s->loop, signos[i], on_shutdown_signal,
+                                    s, &e);
+        if (s->sig[i] == NULL) {
+            int code = e.code;
+            wire_error_copy(err, &e);
+            wire_error_clear(&e);
+            unwatch_signals(s);
+            return code;
+        }
+    }
+    s->sig_watching = true;
+    s->sig_grace_ms = grace_ms;
+    s->sig_cb = on_signal;
+    s->sig_done = done;
+    s->sig_arg = arg;
+    return 0;
 }
 
 static void
@@ -318,6 +395,7 @@ wire_server_free(struct wire_server *s)
     }
     s->conns = NULL;
     s->count = 0;
+    unwatch_signals(s);
     wire_timer_free(s->backoff);
     s->backoff = NULL;
     wire_timer_free(s->deadline);

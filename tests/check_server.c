@@ -7,12 +7,16 @@
  * files (a stale one is replaced, a live one or a plain file is not).
  * Sockets: the loop's socket poller (a connection closed by another one
  * of the same readiness batch, a socket epoll refuses, paused sockets
- * keep no loop running).
+ * keep no loop running).  Shutdown on SIGINT/SIGTERM
+ * (wire_server_shutdown_on_signals): a raised signal shuts down with the
+ * grace given, done once; a server freed or shut down without a signal
+ * leaves no watcher; bad arguments.
  */
 #include "unit.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,45 +354,69 @@ done_cb(void *arg)
     (*(int *)arg)++;
 }
 
-START_TEST(test_shutdown_graceful)
-{
-    struct sctx c = {0};
-    struct rec_log cli[2] = {{0}};
-    struct conn_result cr[2] = {{0}};
-    struct wire_server *s = listen_ok("tcp://127.0.0.1:0", &c);
+/* A TCP server with two connections, the first with "goodbye" queued
+ * on its server side, for the graceful shutdowns. */
+struct two_conns {
+    struct sctx c;
+    struct rec_log cli[2];
+    struct conn_result cr[2];
     char addr[128];
-    snprintf(addr, sizeof(addr), "%s", wire_server_address(s));
-    dial(addr, &cli[0], &cr[0]);
-    dial(addr, &cli[1], &cr[1]);
-    c.want = 2;
-    ck_assert(unit_run_until(loop, made_n, &c, 5000));
-    /* Something queued on a server connection is flushed before close. */
-    ck_assert_int_eq(wire_transport_write(c.logs[0].t, "goodbye", 7), 0);
-    int done = 0;
-    wire_server_shutdown(s, 5000, done_cb, &done);
-    wire_server_shutdown(s, 0, done_cb, &done); /* the first call holds */
-    ck_assert_int_eq(done, 0);
-    /* The listener is closed at once: new connections are refused. */
+    struct wire_server *s;
+};
+
+static void
+two_conns_open(struct two_conns *tc)
+{
+    memset(tc, 0, sizeof(*tc));
+    tc->s = listen_ok("tcp://127.0.0.1:0", &tc->c);
+    snprintf(tc->addr, sizeof(tc->addr), "%s", wire_server_address(tc->s));
+    for (int i = 0; i < 2; i++)
+        dial(tc->addr, &tc->cli[i], &tc->cr[i]);
+    tc->c.want = 2;
+    ck_assert(unit_run_until(loop, made_n, &tc->c, 5000));
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(wire_loop_run_until(loop, &tc->cr[i].done, 5000), 0);
+    ck_assert_int_eq(wire_transport_write(tc->c.logs[0].t, "goodbye", 7), 0);
+}
+
+/* Once a graceful shutdown has begun: the listener is closed, so a new
+ * connection is refused; when the loop has run out, both connections
+ * were closed, not aborted, and the first client got `first_got` (what
+ * was queued is flushed before the close).  Then frees it all. */
+static void
+two_conns_check_closed_and_free(struct two_conns *tc, const char *first_got)
+{
     struct rec_log late = {0};
     struct conn_result lcr = {0};
-    dial(addr, &late, &lcr);
+    dial(tc->addr, &late, &lcr);
     drain_and_check();
-    ck_assert_int_eq(done, 1);
     ck_assert_int_eq(lcr.code, -ECONNREFUSED);
     for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(c.logs[i].lost, 1);
-        ck_assert(c.logs[i].lost_null); /* closed, not aborted */
-        ck_assert_int_eq(cli[i].eof, 1);
-        ck_assert_int_eq(cli[i].lost, 1);
+        ck_assert_int_eq(tc->c.logs[i].lost, 1);
+        ck_assert(tc->c.logs[i].lost_null); /* closed, not aborted */
+        ck_assert_int_eq(tc->cli[i].eof, 1);
+        ck_assert_int_eq(tc->cli[i].lost, 1);
     }
-    ck_assert_str_eq(rec_in(&cli[0]), "goodbye");
-    rec_log_free(&cli[0]);
-    rec_log_free(&cli[1]);
-    ck_assert_uint_eq(wire_server_connection_count(s), 0);
-    ck_assert_uint_eq(wire_server_accepted_total(s), 2);
-    wire_server_free(s);
+    ck_assert_str_eq(rec_in(&tc->cli[0]), first_got);
+    ck_assert_uint_eq(wire_server_connection_count(tc->s), 0);
+    ck_assert_uint_eq(wire_server_accepted_total(tc->s), 2);
+    wire_server_free(tc->s);
+    for (int i = 0; i < 2; i++)
+        rec_log_free(&tc->cli[i]);
     rec_log_free(&late);
-    sctx_free(&c);
+    sctx_free(&tc->c);
+}
+
+START_TEST(test_shutdown_graceful)
+{
+    struct two_conns tc;
+    two_conns_open(&tc);
+    int done = 0;
+    wire_server_shutdown(tc.s, 5000, done_cb, &done);
+    wire_server_shutdown(tc.s, 0, done_cb, &done); /* the first call holds */
+    ck_assert_int_eq(done, 0);
+    two_conns_check_closed_and_free(&tc, "goodbye");
+    ck_assert_int_eq(done, 1);
 }
 END_TEST
 
@@ -432,25 +460,40 @@ START_TEST(test_shutdown_flushes_layers)
 }
 END_TEST
 
+#define STUCK_BYTES 100
+
+/* A server on mem:NAME with one connection whose close cannot finish:
+ * its client stopped reading, and the server has STUCK_BYTES queued,
+ * more than the pair buffers. */
+static struct wire_server *
+stuck_connection(const char *name, struct sctx *c, struct rec_log *cli,
+                 struct conn_result *cr)
+{
+    char ep[64];
+    snprintf(ep, sizeof(ep), "mem:%s?bufsize=16", name);
+    struct wire_server *s = listen_ok(ep, c);
+    snprintf(ep, sizeof(ep), "mem:%s", name);
+    dial(ep, cli, cr);
+    c->want = 1;
+    ck_assert(unit_run_until(loop, made_n, c, 5000));
+    ck_assert_int_eq(wire_loop_run_until(loop, &cr->done, 5000), 0);
+    wire_transport_pause_reading(cli->t);
+    char big[STUCK_BYTES];
+    memset(big, 'z', sizeof(big));
+    ck_assert_int_eq(wire_transport_write(c->logs[0].t, big, sizeof(big)), 0);
+    ck_assert_uint_gt(wire_transport_get_write_buffer_size(c->logs[0].t), 0);
+    return s;
+}
+
 START_TEST(test_shutdown_deadline_aborts)
 {
-    /* A connection whose close cannot finish (the client stopped reading
-     * and the server has more queued than the pair buffers) is aborted
-     * at the deadline: at once for 0 (_i == 0), after 20 ms otherwise. */
+    /* A connection whose close cannot finish is aborted at the deadline:
+     * at once for 0 (_i == 0), after 20 ms otherwise. */
     uint64_t timeout = _i == 0 ? 0 : 20;
     struct sctx c = {0};
     struct rec_log cli = {0};
     struct conn_result cr = {0};
-    struct wire_server *s = listen_ok("mem:deadline?bufsize=16", &c);
-    dial("mem:deadline", &cli, &cr);
-    c.want = 1;
-    ck_assert(unit_run_until(loop, made_n, &c, 5000));
-    ck_assert_int_eq(wire_loop_run_until(loop, &cr.done, 5000), 0);
-    wire_transport_pause_reading(cli.t);
-    char big[100];
-    memset(big, 'z', sizeof(big));
-    ck_assert_int_eq(wire_transport_write(c.logs[0].t, big, sizeof(big)), 0);
-    ck_assert_uint_gt(wire_transport_get_write_buffer_size(c.logs[0].t), 0);
+    struct wire_server *s = stuck_connection("deadline", &c, &cli, &cr);
     int done = 0;
     uint64_t t0 = wire_loop_now(loop);
     wire_server_shutdown(s, timeout, done_cb, &done);
@@ -464,6 +507,270 @@ START_TEST(test_shutdown_deadline_aborts)
     ck_assert_int_eq(cli.lost_code, -ECONNRESET);
     wire_server_free(s);
     rec_log_free(&cli);
+    sctx_free(&c);
+}
+END_TEST
+
+/* ---- shutdown on SIGINT / SIGTERM ---- */
+
+struct sigctx {
+    int signals;               /* on_signal calls */
+    int signo;                 /* the last one's number */
+    int done;                  /* done calls */
+    int done_at_signal;        /* done calls when on_signal ran */
+    struct sctx *c;            /* with last_words: write them on conn 0 */
+    const char *last_words;
+    struct wire_server *free_me; /* on_signal frees it */
+    volatile bool signal_flag, done_flag;
+};
+
+static void
+sig_hook(void *arg, int signo)
+{
+    struct sigctx *x = arg;
+    x->signals++;
+    x->signo = signo;
+    x->done_at_signal = x->done;
+    x->signal_flag = true;
+    /* Still open: the connections are closed after this returns. */
+    if (x->last_words != NULL)
+        ck_assert_int_eq(wire_transport_write(x->c->logs[0].t, x->last_words,
+                                              strlen(x->last_words)), 0);
+    if (x->free_me != NULL)
+        wire_server_free(x->free_me);
+}
+
+static void
+sig_done(void *arg)
+{
+    struct sigctx *x = arg;
+    x->done++;
+    x->done_flag = true;
+}
+
+static void
+raise_soon(void *arg)
+{
+    ck_assert_int_eq(raise(*(const int *)arg), 0);
+}
+
+/* Raise `*signo` from inside a loop callback. */
+static void
+raise_from_loop(const int *signo)
+{
+    ck_assert_int_eq(wire_loop_call_soon(loop, raise_soon, (void *)signo), 0);
+}
+
+typedef void (*handler_fn)(int);
+
+/* What the process does on `signo` now (a watch must leave it as it was). */
+static handler_fn
+disposition(int signo)
+{
+    struct sigaction sa;
+    ck_assert_int_eq(sigaction(signo, NULL, &sa), 0);
+    return sa.sa_handler;
+}
+
+START_TEST(test_shutdown_on_sigterm)
+{
+    /* SIGTERM, raised inside a loop callback, shuts the server down:
+     * on_signal first (what it writes still goes out), then every
+     * connection is closed with what it queued flushed, done runs once,
+     * the listener is gone, and the watchers with it: the loop runs out
+     * of work and both signals have their old disposition back. */
+    struct two_conns tc;
+    two_conns_open(&tc);
+    handler_fn old_int = disposition(SIGINT), old_term = disposition(SIGTERM);
+    struct sigctx x = {.c = &tc.c, .last_words = ", bye"};
+    struct wire_error err = {0};
+    ck_assert_int_eq(wire_server_shutdown_on_signals(tc.s, 5000, sig_hook,
+                                                     sig_done, &x, &err), 0);
+    ck_assert_int_eq(err.code, 0);
+    ck_assert(disposition(SIGTERM) != old_term); /* watched now */
+    static const int term = SIGTERM;
+    raise_from_loop(&term);
+    ck_assert_int_eq(wire_loop_run_until(loop, &x.done_flag, 5000), 0);
+    ck_assert_int_eq(x.signals, 1);
+    ck_assert_int_eq(x.signo, SIGTERM);
+    ck_assert_int_eq(x.done_at_signal, 0);
+    ck_assert(disposition(SIGINT) == old_int);
+    ck_assert(disposition(SIGTERM) == old_term);
+    two_conns_check_closed_and_free(&tc, "goodbye, bye");
+    ck_assert_int_eq(x.done, 1);
+    ck_assert_int_eq(x.signals, 1);
+}
+END_TEST
+
+START_TEST(test_shutdown_on_signal_grace)
+{
+    /* A connection whose close cannot finish yet gets the grace given:
+     * with 10 s (_i == 0) it is still open after the signal, and once
+     * the client reads again everything arrives and it closes cleanly;
+     * with 20 ms (_i == 1) it is aborted, not before. */
+    uint64_t grace = _i == 0 ? 10000 : 20;
+    struct sctx c = {0};
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    struct wire_server *s = stuck_connection("grace", &c, &cli, &cr);
+    struct sigctx x = {0};
+    ck_assert_int_eq(wire_server_shutdown_on_signals(s, grace, NULL, sig_done,
+                                                     &x, NULL), 0);
+    static const int sigint = SIGINT;
+    raise_from_loop(&sigint);
+    uint64_t t0 = wire_loop_now(loop);
+    if (_i == 0) {
+        /* Driven to a deadline well inside the grace: still open. */
+        ck_assert_int_eq(wire_loop_run_until(loop, &never, 50),
+                         WIRE_ETIMEDOUT);
+        ck_assert_int_eq(c.logs[0].lost, 0);
+        ck_assert_int_eq(x.done, 0);
+        ck_assert_uint_eq(wire_server_connection_count(s), 1);
+        wire_transport_resume_reading(cli.t);
+    }
+    ck_assert_int_eq(wire_loop_run_until(loop, &x.done_flag, 15000), 0);
+    drain_and_check();
+    ck_assert_int_eq(x.done, 1);
+    ck_assert_int_eq(c.logs[0].lost, 1);
+    if (_i == 0) {
+        ck_assert(c.logs[0].lost_null); /* closed, not aborted */
+        ck_assert_int_eq(cli.eof, 1);
+        ck_assert_uint_eq(cli.in_len, STUCK_BYTES);
+    } else {
+        ck_assert_uint_ge(wire_loop_now(loop) - t0 + UNIT_TIMER_SLACK_MS,
+                          grace);
+        ck_assert_int_eq(c.logs[0].lost_code, WIRE_EABORTED);
+        ck_assert_int_eq(cli.lost_code, -ECONNRESET);
+    }
+    wire_server_free(s);
+    rec_log_free(&cli);
+    sctx_free(&c);
+}
+END_TEST
+
+/* A TCP server shutting down on signals with `x`'s callbacks, and one
+ * connection to it. */
+static struct wire_server *
+watching_server(struct sctx *c, struct rec_log *cli, struct conn_result *cr,
+                struct sigctx *x)
+{
+    struct wire_server *s = listen_ok("tcp://127.0.0.1:0", c);
+    ck_assert_int_eq(wire_server_shutdown_on_signals(s, 5000, sig_hook,
+                                                     sig_done, x, NULL), 0);
+    dial(wire_server_address(s), cli, cr);
+    c->want = 1;
+    ck_assert(unit_run_until(loop, made_n, c, 5000));
+    return s;
+}
+
+START_TEST(test_shutdown_on_signals_freed_without_signal)
+{
+    /* No signal ever comes: freeing the server removes its watchers (the
+     * loop runs out of work, the dispositions are back, and ASan sees no
+     * leak); neither callback runs. */
+    struct sctx c = {0};
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    struct sigctx x = {0};
+    handler_fn old_int = disposition(SIGINT), old_term = disposition(SIGTERM);
+    struct wire_server *s = watching_server(&c, &cli, &cr, &x);
+    wire_server_free(s);
+    ck_assert(disposition(SIGINT) == old_int);
+    ck_assert(disposition(SIGTERM) == old_term);
+    drain_and_check();
+    ck_assert_int_eq(x.signals, 0);
+    ck_assert_int_eq(x.done, 0);
+    ck_assert_int_eq(c.logs[0].lost, 1);
+    ck_assert_int_eq(c.logs[0].lost_code, WIRE_EABORTED);
+    rec_log_free(&cli);
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_shutdown_on_signals_direct_shutdown)
+{
+    /* A direct wire_server_shutdown() also removes the watchers: its done
+     * runs, on_signal never does, and the loop runs out of work without
+     * the server being freed. */
+    struct sctx c = {0};
+    struct wire_server *s = listen_ok("tcp://127.0.0.1:0", &c);
+    handler_fn old_term = disposition(SIGTERM);
+    struct sigctx x = {0};
+    ck_assert_int_eq(wire_server_shutdown_on_signals(s, 5000, sig_hook,
+                                                     sig_done, &x, NULL), 0);
+    int done = 0;
+    wire_server_shutdown(s, 5000, done_cb, &done);
+    ck_assert(disposition(SIGTERM) == old_term);
+    drain_and_check();
+    ck_assert_int_eq(done, 1);
+    ck_assert_int_eq(x.signals, 0);
+    ck_assert_int_eq(x.done, 0);
+    wire_server_free(s);
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_shutdown_on_signal_hook_frees_server)
+{
+    /* on_signal frees the server: nothing is shut down after it (done
+     * never runs), and nothing is touched after the free (ASan). */
+    struct sctx c = {0};
+    struct rec_log cli = {0};
+    struct conn_result cr = {0};
+    struct sigctx x = {0};
+    x.free_me = watching_server(&c, &cli, &cr, &x);
+    static const int term = SIGTERM;
+    raise_from_loop(&term);
+    ck_assert_int_eq(wire_loop_run_until(loop, &x.signal_flag, 5000), 0);
+    drain_and_check();
+    ck_assert_int_eq(x.signals, 1);
+    ck_assert_int_eq(x.done, 0);
+    ck_assert_int_eq(c.logs[0].lost_code, WIRE_EABORTED); /* freed */
+    rec_log_free(&cli);
+    sctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_shutdown_on_signals_errors)
+{
+    struct sctx c = {0};
+    struct sigctx x = {0}, y = {0};
+    struct wire_error err = {0};
+    ck_assert_int_eq(wire_server_shutdown_on_signals(NULL, 0, NULL, NULL,
+                                                     NULL, &err), WIRE_EINVAL);
+    ck_assert_int_eq(err.code, WIRE_EINVAL);
+    ck_assert_contains(err.message, "no server");
+    wire_error_clear(&err);
+
+    /* A second call is refused; the first one's watch holds. */
+    struct wire_server *s = listen_ok("tcp://127.0.0.1:0", &c);
+    ck_assert_int_eq(wire_server_shutdown_on_signals(s, 5000, sig_hook,
+                                                     sig_done, &x, NULL), 0);
+    ck_assert_int_eq(wire_server_shutdown_on_signals(s, 0, sig_hook, sig_done,
+                                                     &y, &err), WIRE_EINVAL);
+    ck_assert_contains(err.message, "already watching signals");
+    wire_error_clear(&err);
+    ck_assert_int_eq(wire_server_shutdown_on_signals(s, 0, NULL, NULL, NULL,
+                                                     NULL), WIRE_EINVAL);
+    static const int sigint = SIGINT;
+    raise_from_loop(&sigint);
+    drain_and_check();
+    ck_assert_int_eq(x.signals, 1);
+    ck_assert_int_eq(x.signo, SIGINT);
+    ck_assert_int_eq(x.done, 1);
+    ck_assert_int_eq(y.signals + y.done, 0);
+    wire_server_free(s);
+
+    /* A server already shutting down is refused too. */
+    s = listen_ok("tcp://127.0.0.1:0", &c);
+    wire_server_shutdown(s, 0, NULL, NULL);
+    ck_assert_int_eq(wire_server_shutdown_on_signals(s, 0, sig_hook, sig_done,
+                                                     &y, &err), WIRE_EINVAL);
+    ck_assert_contains(err.message, "shutting down");
+    wire_error_clear(&err);
+    drain_and_check();
+    ck_assert_int_eq(y.signals + y.done, 0);
+    wire_server_free(s);
     sctx_free(&c);
 }
 END_TEST
@@ -1025,6 +1332,16 @@ server_suite(void)
     tcase_add_loop_test(tc, test_shutdown_deadline_aborts, 0, 2);
     tcase_add_test(tc, test_factory_refuses_mem);
     tcase_add_test(tc, test_factory_refuses_tcp);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("signals");
+    tcase_add_checked_fixture(tc, srv_setup, srv_teardown);
+    tcase_add_test(tc, test_shutdown_on_sigterm);
+    tcase_add_loop_test(tc, test_shutdown_on_signal_grace, 0, 2);
+    tcase_add_test(tc, test_shutdown_on_signals_freed_without_signal);
+    tcase_add_test(tc, test_shutdown_on_signals_direct_shutdown);
+    tcase_add_test(tc, test_shutdown_on_signal_hook_frees_server);
+    tcase_add_test(tc, test_shutdown_on_signals_errors);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("listen");

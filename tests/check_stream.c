@@ -733,8 +733,14 @@ START_TEST(test_many_messages_one_feed)
     enum { N = 10000 };
     char *in = malloc(N * 6 * 2 + 1);
     ck_assert_ptr_nonnull(in);
-    for (int k = 0; k < N; k++) /* every message twice: line, then exact */
-        snprintf(in + 12 * k, 13, "%05d\n%05d\n", k, k);
+    for (int k = 0; k < N; k++) { /* every message twice: line, then exact */
+        char num[6] = {(char)('0' + k / 10000 % 10), (char)('0' + k / 1000 % 10),
+                       (char)('0' + k / 100 % 10), (char)('0' + k / 10 % 10),
+                       (char)('0' + k % 10), '\n'};
+        memcpy(in + 12 * k, num, 6);
+        memcpy(in + 12 * k + 6, num, 6);
+    }
+    in[12 * N] = '\0';
     struct sx x = {.on_open = many_open, .on_read = many_next,
                    .user_n = 2 * N};
     sx_start(&x, NULL);

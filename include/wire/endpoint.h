@@ -143,6 +143,44 @@ WIRE_EXPORT void wire_server_shutdown(struct wire_server *s,
                                       wire_loop_cb done, void *arg);
 
 /**
+ * Shut the server down gracefully on the first SIGINT or SIGTERM: the
+ * usual ending of a server program in one call.  Watches both signals
+ * on the server's loop (wire_signal_new(); so, like any signal watcher,
+ * on the loop of the thread that gets the signals, not a worker's).
+ * When the first of them arrives, from the loop: both watchers are
+ * removed, so a second signal gets the disposition it had before (for
+ * SIGINT and SIGTERM by default: the process ends); then
+ * `on_signal(arg, signo)` (may be NULL) runs, for what must happen
+ * before the connections are closed (answering calls that wait, a log
+ * line); then, unless `on_signal` freed the server,
+ * wire_server_shutdown(s, grace_ms, done, arg) starts, with its rules:
+ * connections get `grace_ms` to finish (0: aborted at once), `done` (may
+ * be NULL) is called once, from the loop, after every connection's
+ * connection_lost, and may free the server; if `on_signal` already
+ * called wire_server_shutdown(), that call holds.  Once the
+ * shutdown is over nothing of the server keeps the loop running, so
+ * wire_loop_run() returns and the server can be freed after it instead
+ * of in `done`.
+ *
+ * The watchers belong to the server: they are also removed when a
+ * shutdown starts by a direct wire_server_shutdown() call (then
+ * `on_signal` is never called, and that call's `done` holds) and when
+ * the server is freed, signal or not.  `arg` stays the caller's and must
+ * outlive the watch.
+ *
+ * Returns 0, or a negative code with detail in `err` (if not NULL) and
+ * nothing watched: WIRE_EINVAL for a NULL `s`, a server already
+ * watching signals (a second call) or already shutting down; the
+ * errors of wire_signal_new() (WIRE_ENOMEM, WIRE_EINVAL when libevent
+ * cannot watch the signal).
+ */
+WIRE_EXPORT int wire_server_shutdown_on_signals(struct wire_server *s,
+                                                uint64_t grace_ms,
+                                                wire_signal_cb on_signal,
+                                                wire_loop_cb done, void *arg,
+                                                struct wire_error *err);
+
+/**
  * Free the server: stop accepting, close the listening handle and abort
  * every connection still open (their connection_lost still follows from
  * the loop; the connections outlive the server object).  A pending
