@@ -43,6 +43,7 @@
                                         * nothing newer may pass them */
 #define WIRE_T_CORKED       (1u << 18) /* delivering a read: writes queue,
                                         * flushed once it returns */
+#define WIRE_T_CORK_AREA    (1u << 19) /* its queue is the loop's cork area */
 
 /* ---- errors ---- */
 struct wire_error *wire__error_new(int code, const char *fmt, va_list ap);
@@ -57,6 +58,20 @@ struct evdns_base;
 void wire__loop_soon(struct wire_loop *loop, struct wire_soon *node);
 /* The loop's shared receive buffer (data valid only during a callback). */
 void *wire__loop_scratch(struct wire_loop *loop, size_t *len);
+/* The loop's cork area (write.c, wire__cork_claim): while a transport
+ * takes a read, the small answers it writes gather here, one memcpy each,
+ * and go out in one write when the read returns, without the output
+ * queue's allocations.  One transport owns it at a time: the outermost
+ * read being delivered.  Its bytes are always that transport's whole
+ * queue (WIRE_T_CORK_AREA); anything else queued moves them to the
+ * output queue first. */
+#define WIRE_CORK_AREA (16u * 1024u) /* the most a cork holds (cork_limit) */
+struct wire__cork {
+    char *buf; /* WIRE_CORK_AREA bytes, made on first use */
+    size_t len;
+    struct wire_transport *owner;
+};
+struct wire__cork *wire__loop_cork(struct wire_loop *loop);
 /* The loop's DNS resolver, created on first use (NULL on failure).  Each
  * successful call counts a user; wire__loop_dns_release() ends the use
  * (the resolver is freed when no lookup is in flight). */

@@ -65,6 +65,7 @@ struct wire_loop {
     void *log_arg;
     /* resources */
     void *scratch;
+    struct wire__cork cork;
     struct evdns_base *dns;
     unsigned dns_users;         /* lookups in flight */
     struct wire_soon dns_idle;  /* frees the resolver once unused */
@@ -160,6 +161,7 @@ wire_loop_free(struct wire_loop *loop)
     event_free(loop->soon_ev);
     pthread_mutex_destroy(&loop->tmu);
     free(loop->scratch);
+    free(loop->cork.buf);
     if (loop->owns_base)
         event_base_free(loop->base);
     free(loop);
@@ -545,6 +547,12 @@ wire__loop_scratch(struct wire_loop *loop, size_t *len)
         loop->scratch = malloc(WIRE_SCRATCH_SIZE);
     *len = loop->scratch != NULL ? WIRE_SCRATCH_SIZE : 0;
     return loop->scratch;
+}
+
+struct wire__cork *
+wire__loop_cork(struct wire_loop *loop)
+{
+    return &loop->cork;
 }
 
 /*

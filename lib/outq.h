@@ -17,8 +17,10 @@
 
 #include <event2/buffer.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #define WIRE_DEFAULT_HIGH_WATER (64u * 1024u)
+#define WIRE_FLUSH_IOV 64 /* pieces one flush step hands the handle */
 
 /* One queued file range. */
 struct wire__frange {
@@ -39,6 +41,7 @@ struct wire__outq {
     size_t ahead;       /* the sum of every range's `before` */
     size_t file_left;   /* the sum of every range's `left` */
     uint64_t sent_direct, file_read; /* wire_transport_get_write_stats */
+    uint64_t copied, referenced;
 };
 
 /* Bytes queued, file bytes still to send included: what the watermarks
@@ -46,6 +49,8 @@ struct wire__outq {
 static inline size_t
 out_len(const struct wire_transport *t)
 {
+    if (t->flags & WIRE_T_CORK_AREA)
+        return wire__loop_cork(t->loop)->len;
     return t->out != NULL ? evbuffer_get_length(t->out->buf) + t->out->file_left
                           : 0;
 }
@@ -57,6 +62,36 @@ void wire__check_low(struct wire_transport *t);
 /* Everything queued was handed to the handle: write_eof / close next. */
 void wire__after_drain(struct wire_transport *t);
 void wire__flush(struct wire_transport *t);
+/* The loop's cork area for `t`, which is starting to take a read, or
+ * NULL (another transport has it, or no memory); release it with
+ * wire__cork_release once the read's flush is done. */
+struct wire__cork *wire__cork_claim(struct wire_transport *t);
+void wire__cork_release(struct wire_transport *t, struct wire__cork *a);
+/* 0 if `t` may be written now, else WIRE_ESTATE / WIRE_ECLOSED. */
+int wire__write_state(const struct wire_transport *t);
+/* What a cork may hold: 16 KiB, and never past the high mark. */
+size_t wire__cork_limit(const struct wire_transport *t);
+/* Make `t`'s queue unless it exists: 0 or WIRE_ENOMEM. */
+int wire__outq_ensure(struct wire_transport *t);
+/* Take what the cork area holds for `t` out of it: written now if
+ * `write_now`, the rest (or all) into the output queue; dropped if `t`
+ * is lost. */
+void wire__cork_settle(struct wire_transport *t, bool write_now);
+
+/* write_file.c: file ranges. */
+/* Release a range (unlinked): free it, give the fd back or close it. */
+void wire__range_release(struct wire__frange *r);
+/* The buffer bytes ahead of the first range `r` as iovecs for the
+ * sendfile hook: how many, or -1 when they do not fit in `max`. */
+int wire__head_iov(const struct wire__outq *q, const struct wire__frange *r,
+                   struct iovec *iov, int max);
+/* Send (or read a piece of) the first range `r`, with `headcnt` head
+ * iovecs: 1 (go on), 0 (the handle is full) or -1 (the connection
+ * failed). */
+int wire__range_step(struct wire_transport *t, struct wire__outq *q,
+                     struct wire__frange *r, const struct iovec *head,
+                     int headcnt);
+
 /* Drop what is queued (the loss): write_ref free callbacks run, file
  * ranges are released (done callbacks run, owned fds close), each once. */
 void wire__outq_drop(struct wire_transport *t);

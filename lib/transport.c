@@ -150,10 +150,14 @@ wire_impl_data(struct wire_transport *t, const void *data, size_t len)
         return wire__transport_wants_input(t);
     /* Cork: what the protocol writes while it takes this read is queued
      * and goes out in one gathered write when it returns, not one
-     * syscall per answer to pipelined requests. */
+     * syscall per answer to pipelined requests.  The outermost read
+     * being delivered gathers in the loop's cork area (internal.h). */
     bool cork = !(t->flags & WIRE_T_CORKED) && out_len(t) == 0;
-    if (cork)
+    struct wire__cork *area = NULL;
+    if (cork) {
         t->flags |= WIRE_T_CORKED;
+        area = wire__cork_claim(t);
+    }
     uint32_t before = t->flags;
     wire__proto_data(t, data, len);
     if (cork) {
@@ -161,6 +165,8 @@ wire_impl_data(struct wire_transport *t, const void *data, size_t len)
         before &= ~WIRE_T_CORKED;
         if (out_len(t) > 0)
             wire__flush(t);
+        if (area != NULL)
+            wire__cork_release(t, area);
     }
     /* The callback may have paused, closed or aborted: keep the handle's
      * reading in step before the transport reads again. */

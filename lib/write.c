@@ -2,36 +2,24 @@
  * The transport base's writing half: the output queue (outq.h: an
  * evbuffer with file ranges marked in it, allocated on the first write
  * that cannot go through at once, so idle connections carry none),
- * framing by message layers (ops->frame), the write-through path,
- * flushing (file ranges by the handle's sendfile hook, or read a piece
- * at a time), the watermarks and pause_writing / resume_writing, and what
- * waits for the queue to drain (write_eof, close).  transport.c holds the
- * state machine, reading and the loss.
+ * framing by message layers (ops->frame), the write-through path, the
+ * cork area (what a read's answers gather in), flushing, the watermarks
+ * and pause_writing / resume_writing, and what waits for the queue to
+ * drain (write_eof, close).  write_file.c holds the file ranges;
+ * transport.c the state machine, reading and the loss.
  */
 #include "internal.h"
 #include "outq.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
-#define WIRE_FLUSH_IOV 64
-/* The most one sendfile hook call is asked for (the kernel takes what
- * the socket has room for, and never more than ~2 GiB). */
-#define WIRE_SENDFILE_MAX ((size_t)1 << 30)
-/* The fallback reads a file range in pieces of the high mark, between
- * these bounds (so at most 64 KiB of a file is in memory at a time). */
-#define WIRE_FILE_PIECE_MIN (4u * 1024u)
-#define WIRE_FILE_PIECE_MAX (64u * 1024u)
-
-static int
-write_state(const struct wire_transport *t)
+int
+wire__write_state(const struct wire_transport *t)
 {
     if (!(t->flags & WIRE_T_STARTED))
         return WIRE_ESTATE;
@@ -55,8 +43,8 @@ wire__set_want_write(struct wire_transport *t, bool on)
 }
 
 /* What a cork may hold: 16 KiB, and never past the high mark. */
-static size_t
-cork_limit(const struct wire_transport *t)
+size_t
+wire__cork_limit(const struct wire_transport *t)
 {
     size_t limit = 16u * 1024u;
     return t->high_water < limit ? t->high_water : limit;
@@ -99,8 +87,8 @@ ref_cleanup(const void *data, size_t len, void *extra)
     free(rc);
 }
 
-static int
-ensure_out(struct wire_transport *t)
+int
+wire__outq_ensure(struct wire_transport *t)
 {
     if (t->out != NULL)
         return 0;
@@ -119,6 +107,81 @@ static struct evbuffer *
 outbuf(const struct wire_transport *t)
 {
     return t->out->buf;
+}
+
+/* ---- the cork area (internal.h) ---- */
+
+
+struct wire__cork *
+wire__cork_claim(struct wire_transport *t)
+{
+    if (t->loop == NULL)
+        return NULL; /* sans-I/O (string): the output queue corks */
+    struct wire__cork *a = wire__loop_cork(t->loop);
+    if (a->owner != NULL)
+        return NULL;
+    if (a->buf == NULL && (a->buf = malloc(WIRE_CORK_AREA)) == NULL)
+        return NULL; /* the output queue corks instead */
+    a->owner = t;
+    a->len = 0;
+    return a;
+}
+
+void
+wire__cork_release(struct wire_transport *t, struct wire__cork *a)
+{
+    if (t->flags & WIRE_T_CORK_AREA)
+        wire__cork_settle(t, false); /* not flushed (cannot happen): keep them */
+    a->owner = NULL;
+    a->len = 0;
+}
+
+/* Take what the cork area holds for `t` out of it: written now when the
+ * handle may be written (`write_now`), the rest (or all) into the output
+ * queue, in front of anything queued after.  Dropped if `t` is lost. */
+void
+wire__cork_settle(struct wire_transport *t, bool write_now)
+{
+    struct wire__cork *a = wire__loop_cork(t->loop);
+    size_t len = a->len, done = 0;
+    a->len = 0;
+    t->flags &= ~WIRE_T_CORK_AREA;
+    if (len == 0 || (t->flags & WIRE_T_LOST))
+        return;
+    if (write_now) {
+        struct iovec iov = {a->buf, len};
+        ssize_t w = t->ops->write(t, &iov, 1);
+        if (w < 0) {
+            wire_impl_fail(t, (int)w, "write: %s", wire_strerror((int)w));
+            return;
+        }
+        done = (size_t)w;
+        if (done >= len || (t->flags & WIRE_T_LOST))
+            return;
+    }
+    if (wire__outq_ensure(t) < 0 || evbuffer_add(outbuf(t), a->buf + done, len - done) != 0)
+        wire_impl_fail(t, WIRE_ENOMEM, "write: %s", wire_strerror(WIRE_ENOMEM));
+    else
+        t->out->copied += len - done;
+}
+
+/* A corked write that fits goes into the cork area: true if it did. */
+static bool
+cork_take(struct wire_transport *t, const struct iovec *iov, int iovcnt,
+          size_t total)
+{
+    if (t->loop == NULL ||
+        (!(t->flags & WIRE_T_CORK_AREA) && out_len(t) != 0))
+        return false; /* the area must hold the whole queue */
+    struct wire__cork *a = wire__loop_cork(t->loop);
+    if (a->owner != t || a->len + total > WIRE_CORK_AREA)
+        return false;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(a->buf + a->len, iov[i].iov_base, iov[i].iov_len);
+        a->len += iov[i].iov_len;
+    }
+    t->flags |= WIRE_T_CORK_AREA;
+    return true;
 }
 
 static void
@@ -143,7 +206,7 @@ static int
 write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
              struct ref_ctx *rc)
 {
-    int st = write_state(t);
+    int st = wire__write_state(t);
     if (st < 0) {
         free(rc);
         return st;
@@ -191,7 +254,9 @@ write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
     /* Corked (see wire_impl_data): small answers gather for one write;
      * anything that would pass the cork's limit goes out now, so the
      * cork never makes a protocol pause for bytes the handle could take. */
-    bool corked = (t->flags & WIRE_T_CORKED) && out_len(t) + total <= cork_limit(t);
+    bool corked = (t->flags & WIRE_T_CORKED) && out_len(t) + total <= wire__cork_limit(t);
+    if (corked && rc == NULL && cork_take(t, iov, iovcnt, total))
+        goto out; /* within the cork's limit: the high mark is not passed */
     if (out_len(t) == 0 && !(t->flags & WIRE_T_PAUSED_ALL) && !corked) {
         ssize_t w = t->ops->write(t, iov, iovcnt);
         if (w < 0) {
@@ -204,7 +269,11 @@ write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
         if (done >= total)
             goto out;
     }
-    if (ensure_out(t) < 0) {
+    if (t->flags & WIRE_T_CORK_AREA)
+        wire__cork_settle(t, false); /* queued ahead of these bytes */
+    if (t->flags & WIRE_T_LOST)
+        goto out;
+    if (wire__outq_ensure(t) < 0) {
         ret = WIRE_ENOMEM;
         goto out;
     }
@@ -223,10 +292,14 @@ write_common(struct wire_transport *t, const struct iovec *iov, int iovcnt,
         int r;
         if (i == ref_idx) {
             r = evbuffer_add_reference(outbuf(t), base, len, ref_cleanup, rc);
-            if (r == 0)
+            if (r == 0) {
                 rc = NULL; /* the queue releases it */
+                t->out->referenced += len;
+            }
         } else {
             r = evbuffer_add(outbuf(t), base, len);
+            if (r == 0)
+                t->out->copied += len;
         }
         if (r != 0) {
             ret = WIRE_ENOMEM;
@@ -277,7 +350,7 @@ wire_transport_write_ref(struct wire_transport *t, const void *data, size_t len,
 {
     if (free_cb == NULL)
         return WIRE_EINVAL;
-    int st = write_state(t);
+    int st = wire__write_state(t);
     if (st < 0)
         return st;
     struct ref_ctx *rc = malloc(sizeof(*rc));
@@ -314,50 +387,11 @@ wire__after_drain(struct wire_transport *t)
         wire__begin_loss(t, NULL, false);
 }
 
-/* ---- file ranges ---- */
-
-/* Give a range's file back: its done callback (user code: it may write,
- * close or abort; the caller re-checks the state after), or close it. */
-static void
-file_release(int fd, wire_file_done_cb done, void *arg)
-{
-    if (done != NULL)
-        done(arg, fd);
-    else
-        close(fd);
-}
-
-static void
-range_release(struct wire__frange *r)
-{
-    int fd = r->fd;
-    wire_file_done_cb done = r->done;
-    void *arg = r->arg;
-    free(r);
-    file_release(fd, done, arg);
-}
-
-/* Unlink the first range (nothing of it is left to read or send); the
- * buffer bytes counted before it now count before the next one.  The
- * caller releases it. */
-static struct wire__frange *
-range_unlink(struct wire__outq *q)
-{
-    struct wire__frange *r = q->head;
-    q->head = r->next;
-    if (q->head != NULL)
-        q->head->before += r->before;
-    else {
-        q->tail = NULL;
-        q->ahead -= r->before; /* they are the queue's tail now */
-    }
-    q->file_left -= r->left;
-    return r;
-}
-
 void
 wire__outq_drop(struct wire_transport *t)
 {
+    if (t->flags & WIRE_T_CORK_AREA)
+        wire__cork_settle(t, false); /* t is lost: dropped */
     struct wire__outq *q = t->out;
     if (q == NULL)
         return;
@@ -371,7 +405,7 @@ wire__outq_drop(struct wire_transport *t)
         evbuffer_drain(q->buf, evbuffer_get_length(q->buf));
     while (r != NULL) {
         struct wire__frange *next = r->next;
-        range_release(r);
+        wire__range_release(r);
         r = next;
     }
 }
@@ -385,166 +419,6 @@ wire__outq_free(struct wire_transport *t)
     evbuffer_free(t->out->buf);
     free(t->out);
     t->out = NULL;
-}
-
-/* What one read of the fallback takes: the high mark, within bounds. */
-static size_t
-file_piece(const struct wire_transport *t)
-{
-    size_t p = t->high_water;
-    if (p < WIRE_FILE_PIECE_MIN)
-        p = WIRE_FILE_PIECE_MIN;
-    return p < WIRE_FILE_PIECE_MAX ? p : WIRE_FILE_PIECE_MAX;
-}
-
-/* The file ended before its range did. */
-static void
-range_short(struct wire_transport *t, const struct wire__frange *r)
-{
-    wire_impl_fail(t, WIRE_EINCOMPLETE,
-                   "write_file: fd %d ended at offset %lld, %zu bytes before "
-                   "the end of the range (the file was truncated?)",
-                   r->fd, (long long)r->off, r->left);
-}
-
-/* The fallback: read the next piece of the range at the queue's front
- * into the front of the buffer.  Returns 1, or -1 (the connection
- * failed). */
-static int
-range_read(struct wire_transport *t, struct wire__outq *q, struct wire__frange *r)
-{
-    size_t want = file_piece(t);
-    if (want > r->left)
-        want = r->left;
-    struct evbuffer *tmp = evbuffer_new();
-    struct evbuffer_iovec v[2];
-    int nv = tmp != NULL ? evbuffer_reserve_space(tmp, (ev_ssize_t)want, v, 2) : -1;
-    if (nv < 0) {
-        evbuffer_free(tmp);
-        wire_impl_fail(t, WIRE_ENOMEM, "write_file: out of memory");
-        return -1;
-    }
-    struct iovec iov[2];
-    size_t room = 0;
-    for (int i = 0; i < nv; i++) {
-        iov[i].iov_base = v[i].iov_base;
-        iov[i].iov_len = v[i].iov_len < want - room ? v[i].iov_len : want - room;
-        room += iov[i].iov_len;
-    }
-    ssize_t n;
-    do
-        n = preadv(r->fd, iov, nv, r->off);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-        int e = errno;
-        evbuffer_free(tmp);
-        if (n == 0)
-            range_short(t, r);
-        else
-            wire_impl_fail(t, -e, "write_file: reading fd %d at offset %lld: %s",
-                           r->fd, (long long)r->off, strerror(e));
-        return -1;
-    }
-    /* Commit exactly the bytes read (a short read: the rest next time). */
-    size_t got = (size_t)n;
-    for (int i = 0; i < nv; i++) {
-        v[i].iov_len = got < iov[i].iov_len ? got : iov[i].iov_len;
-        got -= v[i].iov_len;
-    }
-    evbuffer_commit_space(tmp, v, nv);
-    /* Moves the chains, without copying. */
-    int rc = evbuffer_prepend_buffer(q->buf, tmp);
-    evbuffer_free(tmp);
-    if (rc != 0) {
-        wire_impl_fail(t, WIRE_ENOMEM, "write_file: out of memory");
-        return -1;
-    }
-    r->before += (size_t)n;
-    q->ahead += (size_t)n;
-    r->off += (off_t)n;
-    r->left -= (size_t)n;
-    q->file_left -= (size_t)n;
-    q->file_read += (uint64_t)n;
-    return 1;
-}
-
-/* The buffer bytes ahead of the first range, `r->before` of them, as
- * iovecs for the sendfile hook.  Returns how many, or -1 when they do
- * not fit in `max` (then they go by ops->write first). */
-static int
-head_iov(const struct wire__outq *q, const struct wire__frange *r,
-         struct iovec *iov, int max)
-{
-    if (r->before == 0)
-        return 0;
-    struct evbuffer_iovec eiov[WIRE_FLUSH_IOV];
-    int n = evbuffer_peek(q->buf, (ev_ssize_t)r->before, NULL, eiov,
-                          max < WIRE_FLUSH_IOV ? max : WIRE_FLUSH_IOV);
-    size_t got = 0;
-    int k = 0;
-    for (; k < n && k < max && got < r->before; k++) {
-        iov[k].iov_base = eiov[k].iov_base;
-        iov[k].iov_len = eiov[k].iov_len < r->before - got ? eiov[k].iov_len
-                                                           : r->before - got;
-        got += iov[k].iov_len;
-    }
-    return got == r->before ? k : -1;
-}
-
-/* Send the first range by the handle's sendfile hook, with the buffer
- * bytes ahead of it (`head`: they go out in the same segments), or, when
- * the handle cannot, read a piece of it into the buffer (nothing of the
- * buffer is ahead of it then).  Releases the range once nothing of it
- * is left to send or read.  Returns 1 (progress: go on), 0 (the handle is
- * full: wait for writable) or -1 (the connection failed). */
-static int
-range_step(struct wire_transport *t, struct wire__outq *q, struct wire__frange *r,
-           const struct iovec *head, int headcnt)
-{
-    int ret = 1;
-    if (!r->copy) {
-        size_t hl = r->before;
-        size_t want = r->left < WIRE_SENDFILE_MAX ? r->left : WIRE_SENDFILE_MAX;
-        ssize_t n = t->ops->sendfile(t, head, headcnt, r->fd, r->off, want);
-        if (n > 0) {
-            size_t fn = (size_t)n > hl ? (size_t)n - hl : 0;
-            r->off += (off_t)fn;
-            r->left -= fn;
-            q->file_left -= fn;
-            q->sent_direct += (uint64_t)fn;
-            if ((size_t)n < hl + want)
-                ret = 0; /* the socket took what it had room for */
-            if (hl > 0) {
-                size_t hn = (size_t)n < hl ? (size_t)n : hl;
-                r->before -= hn;
-                q->ahead -= hn;
-                /* Draining may run write_ref free callbacks (user code). */
-                evbuffer_drain(q->buf, hn);
-                if (t->flags & WIRE_T_LOST)
-                    return -1;
-            }
-        } else if (n == 0) {
-            range_short(t, r);
-            return -1;
-        } else if (n == -EAGAIN) {
-            return 0;
-        } else if (n == WIRE_ENOTSUP) {
-            r->copy = true; /* this file or this handle: read it instead */
-            return 1;
-        } else {
-            wire_impl_fail(t, (int)n, "write_file: sendfile from fd %d: %s",
-                           r->fd, wire_strerror((int)n));
-            return -1;
-        }
-    } else if (range_read(t, q, r) < 0) {
-        return -1;
-    }
-    if (r->left == 0) {
-        range_release(range_unlink(q)); /* may run user code */
-        if (t->flags & WIRE_T_LOST)
-            return -1;
-    }
-    return ret;
 }
 
 /* Write buffer bytes up to the first range (all of them without one).
@@ -589,6 +463,13 @@ bytes_step(struct wire_transport *t, struct wire__outq *q)
 void
 wire__flush(struct wire_transport *t)
 {
+    if (t->flags & WIRE_T_CORK_AREA) {
+        /* Straight from the area when the handle may be written: the
+         * usual end of a read's cork, with no queue in between. */
+        bool now = !(t->flags & (WIRE_T_HANDLE_CLOSED | WIRE_T_FLUSHING)) &&
+                   (!(t->flags & WIRE_T_PAUSED_ALL) || (t->flags & WIRE_T_CLOSING));
+        wire__cork_settle(t, now);
+    }
     if (t->flags & (WIRE_T_LOST | WIRE_T_HANDLE_CLOSED | WIRE_T_FLUSHING))
         return;
     if ((t->flags & WIRE_T_PAUSED_ALL) && !(t->flags & WIRE_T_CLOSING)) {
@@ -604,9 +485,9 @@ wire__flush(struct wire_transport *t)
         if (r != NULL && t->ops->sendfile == NULL)
             r->copy = true;
         struct iovec head[WIRE_FLUSH_IOV];
-        int hn = r != NULL && !r->copy ? head_iov(q, r, head, WIRE_FLUSH_IOV) : -1;
+        int hn = r != NULL && !r->copy ? wire__head_iov(q, r, head, WIRE_FLUSH_IOV) : -1;
         if (r != NULL && (r->before == 0 || hn >= 0))
-            step = range_step(t, q, r, head, hn > 0 ? hn : 0);
+            step = wire__range_step(t, q, r, head, hn > 0 ? hn : 0);
         else
             step = bytes_step(t, q);
     }
@@ -627,89 +508,22 @@ wire__flush(struct wire_transport *t)
     wire_transport_unref(t);
 }
 
-/* Is `fd` a file write_file can read?  0, or WIRE_EINVAL. */
-static int
-file_check(int fd)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-        return WIRE_EINVAL; /* closed, or a pipe, socket, directory... */
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY)
-        return WIRE_EINVAL;
-    return 0;
-}
-
-int
-wire_transport_write_file(struct wire_transport *t, int fd, off_t offset,
-                          size_t len, wire_file_done_cb done, void *arg)
-{
-    if (fd < 0 || offset < 0 ||
-        (uint64_t)len > (uint64_t)(INT64_MAX - (int64_t)offset))
-        return WIRE_EINVAL;
-    int st = write_state(t);
-    if (st < 0)
-        return st;
-    /* A message transport frames each write as it is made; a file read
-     * piece by piece on a later turn has no place in that. */
-    if (t->ops->frame != NULL)
-        return WIRE_ENOTSUP;
-    if ((st = file_check(fd)) < 0)
-        return st;
-    struct wire__frange *r = NULL;
-    if (len > 0 &&
-        (ensure_out(t) < 0 || (r = calloc(1, sizeof(*r))) == NULL))
-        return WIRE_ENOMEM;
-    if (r == NULL) {
-        /* Nothing to send: done at once, as an empty write_ref is. */
-        file_release(fd, done, arg);
-        return 0;
-    }
-    struct wire__outq *q = t->out;
-    bool was_empty = out_len(t) == 0;
-    r->fd = fd;
-    r->off = offset;
-    r->left = len;
-    r->done = done;
-    r->arg = arg;
-    r->before = evbuffer_get_length(q->buf) - q->ahead;
-    q->ahead += r->before;
-    q->file_left += len;
-    if (q->tail != NULL)
-        q->tail->next = r;
-    else
-        q->head = r;
-    q->tail = r;
-    /* As a write: out now when nothing is ahead of it (write-through),
-     * unless held by a PEP pause or gathered by the cork (see
-     * wire_impl_data) within its limit. */
-    bool corked = (t->flags & WIRE_T_CORKED) && out_len(t) <= cork_limit(t);
-    if (t->flags & WIRE_T_PAUSED_ALL) {
-        /* held until resume */
-    } else if (corked) {
-        /* flushed when the read returns */
-    } else if (was_empty || (t->flags & WIRE_T_CORKED)) {
-        wire__flush(t);
-    } else {
-        wire__set_want_write(t, true);
-    }
-    if (!(t->flags & WIRE_T_LOST))
-        wire__check_high(t);
-    return 0;
-}
-
 void
 wire_transport_get_write_stats(const struct wire_transport *t,
                                struct wire_write_stats *st)
 {
     memset(st, 0, sizeof(*st));
     const struct wire__outq *q = t->out;
+    if (t->flags & WIRE_T_CORK_AREA)
+        st->buffered = out_len(t); /* the whole queue (see cork_take) */
     if (q == NULL)
         return;
-    st->buffered = evbuffer_get_length(q->buf);
+    st->buffered += evbuffer_get_length(q->buf);
     st->file_pending = q->file_left;
     st->file_sent_direct = q->sent_direct;
     st->file_read = q->file_read;
+    st->copied = q->copied;
+    st->referenced = q->referenced;
 }
 
 void

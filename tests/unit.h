@@ -34,6 +34,7 @@ Suite *endpoint_suite(void);
 Suite *string_suite(void);
 Suite *layer_suite(void);
 Suite *contract_suite(void);
+Suite *sock_suite(void);
 Suite *server_suite(void);
 Suite *workers_suite(void);
 Suite *framing_suite(void);

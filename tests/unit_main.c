@@ -26,6 +26,7 @@ main(void)
     srunner_add_suite(sr, string_suite());
     srunner_add_suite(sr, layer_suite());
     srunner_add_suite(sr, contract_suite());
+    srunner_add_suite(sr, sock_suite());
     srunner_add_suite(sr, server_suite());
     srunner_add_suite(sr, workers_suite());
     srunner_add_suite(sr, framing_suite());

@@ -36,11 +36,16 @@
  * rest stay ready there (level-triggered) for the next loop iteration. */
 #define WIRE_POLLER_BATCH 64
 
+/* A socket the poller reported alone this many wakeups in a row is
+ * handed to libevent's own event (see poller_event). */
+#define WIRE_HOT_STREAK 16
+
 struct sock_transport {
     struct wire_transport base;
     int fd;
     uint8_t interest; /* EV_READ | EV_WRITE registered in the poller */
     uint8_t kind;
+    bool hot;         /* watched by the poller's hot_ev, not its epoll set */
 };
 
 /* The loop's socket poller (in its WIRE__SLOT_SOCK slot, made by the
@@ -51,9 +56,21 @@ struct sock_poller {
     struct event ev; /* EV_READ on epfd */
     int epfd;
     size_t nwatch;   /* sockets registered in epfd */
+    /* The lone busy socket: one connection that every wakeup reports by
+     * itself (a request-response client, a single ping-pong) pays two
+     * epoll_waits per wakeup through the set, libevent's and ours.  After
+     * WIRE_HOT_STREAK such wakeups it moves to libevent's own event, one
+     * epoll_wait, until its interest changes or it closes; then it goes
+     * back to the set.  One per loop, so idle sockets still cost nothing
+     * but their place in the set. */
+    struct event hot_ev;
+    struct sock_transport *hot; /* in hot_ev, or NULL */
+    uintptr_t last;             /* the socket of the last lone report */
+    unsigned streak;            /* lone reports of `last` in a row */
 };
 
 static void sock_dispatch(struct sock_transport *s, uint8_t ready);
+static void hot_promote(struct sock_poller *p, struct sock_transport *s);
 
 static struct sock_transport *
 sock_of(struct wire_transport *t)
@@ -93,14 +110,69 @@ poller_event(evutil_socket_t fd, short what, void *arg)
         if (!event_base_got_break(base))
             sock_dispatch(evs[i].data.ptr, ready_of(evs[i].events));
     }
+    if (n == 1 && (uintptr_t)evs[0].data.ptr == p->last) {
+        p->streak++;
+    } else {
+        p->last = n == 1 ? (uintptr_t)evs[0].data.ptr : 0;
+        p->streak = n == 1 ? 1 : 0;
+    }
+    if (p->streak >= WIRE_HOT_STREAK && p->hot == NULL)
+        hot_promote(p, evs[0].data.ptr);
     for (int i = 0; i < n; i++)
         wire_transport_unref(&((struct sock_transport *)evs[i].data.ptr)->base);
+}
+
+/* libevent found the hot socket ready. */
+static void
+hot_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct sock_transport *s = arg;
+    WIRE_UNUSED(fd);
+    wire_transport_ref(&s->base);
+    sock_dispatch(s, (uint8_t)(what & (EV_READ | EV_WRITE)));
+    wire_transport_unref(&s->base);
+}
+
+/* Move `s` (still open, reported alone WIRE_HOT_STREAK times) from the
+ * set to hot_ev.  On any failure it simply stays in the set. */
+static void
+hot_promote(struct sock_poller *p, struct sock_transport *s)
+{
+    p->streak = 0;
+    if (s->fd < 0 || s->interest == 0)
+        return;
+    event_assign(&p->hot_ev, event_get_base(&p->ev), s->fd,
+                 (short)(s->interest | EV_PERSIST), hot_event, s);
+    if (event_add(&p->hot_ev, NULL) < 0)
+        return;
+    /* libevent's epoll set and ours both hold the fd for this moment;
+     * once ours lets go, only libevent reports it. */
+    if (epoll_ctl(p->epfd, EPOLL_CTL_DEL, s->fd, NULL) < 0) {
+        event_del(&p->hot_ev);
+        return;
+    }
+    if (--p->nwatch == 0)
+        event_del(&p->ev);
+    p->hot = s;
+    s->hot = true;
+}
+
+/* Back from hot_ev to the set, with no interest registered there yet. */
+static void
+hot_demote(struct sock_poller *p, struct sock_transport *s)
+{
+    event_del(&p->hot_ev);
+    p->hot = NULL;
+    s->hot = false;
+    s->interest = 0;
 }
 
 static void
 poller_free(void *arg)
 {
     struct sock_poller *p = arg;
+    if (p->hot != NULL)
+        hot_demote(p, p->hot);
     event_del(&p->ev);
     close(p->epfd);
     free(p);
@@ -126,6 +198,9 @@ poller_get(struct wire_loop *loop)
         return NULL;
     }
     p->nwatch = 0;
+    p->hot = NULL;
+    p->last = 0;
+    p->streak = 0;
     event_assign(&p->ev, wire_loop_event_base(loop), p->epfd,
                  EV_READ | EV_PERSIST, poller_event, p);
     *wire__loop_slot(loop, WIRE__SLOT_SOCK, poller_free) = p;
@@ -152,6 +227,13 @@ set_interest(struct sock_transport *s, uint8_t want)
         int e = errno;
         wire_impl_fail(&s->base, -e, "socket poller: %s", strerror(e));
         return;
+    }
+    if (s->hot) {
+        /* Any change (a write backing up, a pause, the close) sends the
+         * hot socket back to the set; it can earn hot_ev again. */
+        hot_demote(p, s);
+        if (want == 0)
+            return;
     }
     struct epoll_event ev;
     memset(&ev, 0, sizeof(ev));
@@ -431,5 +513,6 @@ wire__sock_transport_new(struct wire_loop *loop, int fd,
     s->fd = fd;
     s->interest = 0;
     s->kind = (uint8_t)kind;
+    s->hot = false;
     return &s->base;
 }

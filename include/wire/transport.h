@@ -224,6 +224,16 @@ struct wire_write_stats {
     /** File bytes read into memory to be written (every transport that
      *  cannot send from a file, and every layer), likewise. */
     uint64_t file_read;
+    /** Bytes of writes copied into the queue because the handle could not
+     *  take them at once, likewise.  Bytes the handle takes at once are
+     *  never copied.  Through a layer, the layer's own queue copies
+     *  nothing the transport below takes at once: a write_ref's bytes
+     *  are copied once, at the bottom, and only what the bottom's handle
+     *  cannot take, bounded by the bottom's high watermark. */
+    uint64_t copied;
+    /** Bytes of write_ref buffers queued by reference (not copied),
+     *  likewise. */
+    uint64_t referenced;
 };
 
 /** Fill `st` with the state of `t`'s output queue (all zero for a
