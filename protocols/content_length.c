@@ -14,6 +14,23 @@
  * that spans reads is gathered in a buffer that grows with the bytes that
  * actually arrived, never to the announced length at once.
  *
+ * Zero-copy receive: once the header is read and the rest of the payload
+ * is large (a quarter of a read or more), the layer is a BufferedProtocol
+ * to the transport below (cl_get_buffer), and the rest is read straight
+ * into memory, never past the payload's end (what follows it is the next
+ * header, or whatever comes after a hand-over, and stays below):
+ *  - into the gather buffer, as lenprefix does, when the protocol above
+ *    takes messages (data_received): it still gets the whole message in
+ *    one call, from that buffer;
+ *  - into the protocol above's own buffer when it is a BufferedProtocol
+ *    only (get_buffer and buffer_updated, no data_received).  Such a
+ *    protocol sees no message boundaries anyway (a message is copied into
+ *    its buffers), so for it a payload goes up in pieces as its bytes
+ *    arrive, by either path (`stream`), and the pieces read through its
+ *    buffer are not copied at all.
+ * A smaller rest is cheaper to copy than to read apart (a short read costs
+ * a syscall), so it comes through recv as before.
+ *
  * Writing: ops->frame puts "Content-Length: N\r\n\r\n" before each write's
  * payload (no copy of the payload).
  */
@@ -44,6 +61,10 @@ struct content_length {
     uint64_t line_start; /* stream offset of the current line */
     /* the payload */
     struct wire__gather g;
+    bool stream;    /* this payload goes up in pieces (see the top) */
+    void *upbuf;    /* the buffer above that cl_get_buffer offered last, or
+                       NULL when it offered g's (or nothing) */
+    struct wire__later trim; /* lets go of a large g between messages */
     uint64_t in;    /* stream offset of the next byte from below */
     uint64_t start; /* stream offset where the current message began */
 };
@@ -51,6 +72,8 @@ struct content_length {
 static int cl_frame(struct wire_transport *t, const struct iovec *iov,
                     int iovcnt, size_t total, struct wire_frame *f);
 static int cl_recv(struct wire_layer *l, const void *data, size_t len);
+static void *cl_get_buffer(struct wire_layer *l, size_t hint, size_t *len);
+static int cl_buffer_updated(struct wire_layer *l, size_t n);
 static int cl_recv_eof(struct wire_layer *l);
 static void cl_destroy(struct wire_layer *l);
 
@@ -60,6 +83,8 @@ static const struct wire_layer_ops content_length_ops = {
     .recv = cl_recv,
     .recv_eof = cl_recv_eof,
     .destroy = cl_destroy,
+    .get_buffer = cl_get_buffer,
+    .buffer_updated = cl_buffer_updated,
 };
 
 /* ---- writing ---- */
@@ -191,6 +216,15 @@ cl_deliver(struct content_length *p, const void *data, size_t len)
     return wire_layer_deliver(&p->l, data, len) < 0 ? -1 : 0;
 }
 
+/* Is the protocol above a BufferedProtocol only (no data_received)? */
+static bool
+cl_above_buffered(struct content_length *p)
+{
+    const struct wire_protocol *up = p->l.above.protocol;
+    return up != NULL && up->ops->data_received == NULL &&
+           up->ops->get_buffer != NULL && up->ops->buffer_updated != NULL;
+}
+
 /* The blank line ended the header. */
 static int
 cl_header_done(struct content_length *p)
@@ -207,6 +241,43 @@ cl_header_done(struct content_length *p)
     return 0;
 }
 
+/* The payload's first bytes are here, and not all of it: choose how it
+ * goes up, once, so that all its bytes go the same way.  (A payload
+ * whole in one read goes up in place either way, without asking.) */
+static void
+cl_choose(struct content_length *p)
+{
+    p->stream = cl_above_buffered(p);
+}
+
+/* Stream mode: `n` bytes of the payload at `d` go up as they are (the
+ * last ones end the message). */
+static int
+cl_piece(struct content_length *p, const char *d, size_t n)
+{
+    p->g.got += n;
+    if (p->g.got == p->g.need)
+        cl_next_header(p);
+    return wire_layer_deliver(&p->l, d, n) < 0 ? -1 : 0;
+}
+
+/* Between messages: let go of a large gather buffer, on a later turn
+ * (see struct wire__later), so a stream of large messages keeps it. */
+static void
+cl_trim_later(struct content_length *p)
+{
+    if (p->state == CL_HEADER && p->g.cap > 64 * 1024)
+        wire__later_ask(&p->trim);
+}
+
+static void
+cl_trim(struct wire_layer *l)
+{
+    struct content_length *p = (struct content_length *)(void *)l;
+    if (p->state == CL_HEADER && p->hbytes == 0)
+        wire__gather_trim(&p->g);
+}
+
 static int
 cl_recv(struct wire_layer *l, const void *data, size_t len)
 {
@@ -214,8 +285,28 @@ cl_recv(struct wire_layer *l, const void *data, size_t len)
     const char *d = data;
     uint64_t base = p->in;
     p->in += len;
+    p->upbuf = NULL; /* offered, but the read came here */
     size_t pos = 0;
     while (pos < len && !p->failed) {
+        if (p->state == CL_PAYLOAD && p->g.got == 0) {
+            size_t need = (size_t)p->g.need;
+            if (need <= len - pos) { /* whole here: in place */
+                pos += need;
+                if (cl_deliver(p, d + pos - need, need) < 0)
+                    return 0;
+                continue;
+            }
+            cl_choose(p);
+        }
+        if (p->state == CL_PAYLOAD && p->stream) {
+            size_t take = (size_t)(p->g.need - p->g.got);
+            if (take > len - pos)
+                take = len - pos;
+            pos += take;
+            if (cl_piece(p, d + pos - take, take) < 0)
+                return 0;
+            continue;
+        }
         if (p->state == CL_PAYLOAD) {
             const char *msg;
             int rc = wire__gather_take(&p->g, d, len, &pos, &msg);
@@ -258,9 +349,71 @@ cl_recv(struct wire_layer *l, const void *data, size_t len)
             return 0;
         }
     }
-    /* Nothing held between messages: release a large buffer. */
-    if (p->state == CL_HEADER)
-        wire__gather_trim(&p->g);
+    cl_trim_later(p);
+    return 0;
+}
+
+/* The smallest read hint considered: a transport hinting less still
+ * gets the rule below as for this. */
+#define CL_HINT_MIN 4096
+
+/*
+ * Zero-copy receive (see the top): the rest of a payload, when it is at
+ * least a quarter of the read the transport below would make, into the
+ * protocol above's buffer (stream mode, while it reads and nothing is
+ * held for it: those bytes must go up first) or into the gather buffer;
+ * never more than the rest.  A BufferedProtocol above that gives no
+ * buffer leaves the transport below its own (the loop's), for a read
+ * that still stops at the payload's end and comes through recv.
+ */
+static void *
+cl_get_buffer(struct wire_layer *l, size_t hint, size_t *len)
+{
+    struct content_length *p = (struct content_length *)(void *)l;
+    p->upbuf = NULL;
+    if (p->failed || p->state != CL_PAYLOAD)
+        return NULL;
+    if (hint < CL_HINT_MIN)
+        hint = CL_HINT_MIN;
+    uint64_t rest = p->g.need - p->g.got;
+    if (rest < hint / 4)
+        return NULL;
+    if (p->g.got == 0)
+        cl_choose(p);
+    if (!p->stream)
+        return wire__gather_room(&p->g, hint, 0, len);
+    if (l->held != NULL || !wire_transport_is_reading(&l->above) ||
+        !cl_above_buffered(p))
+        return NULL; /* recv passes the pieces up (and holds them) */
+    size_t room = 0;
+    void *buf = wire_impl_read_buffer(&l->above, &room);
+    /* Its get_buffer may have paused or closed: then nothing goes up. */
+    if (buf == NULL || room == 0 || !wire_transport_is_reading(&l->above))
+        return NULL;
+    *len = rest < room ? (size_t)rest : room;
+    p->upbuf = buf;
+    return buf;
+}
+
+static int
+cl_buffer_updated(struct wire_layer *l, size_t n)
+{
+    struct content_length *p = (struct content_length *)(void *)l;
+    p->in += n;
+    void *up = p->upbuf;
+    p->upbuf = NULL;
+    if (up != NULL) {
+        /* Read into the buffer of the protocol above: it is its data. */
+        p->g.got += n;
+        if (p->g.got == p->g.need)
+            cl_next_header(p);
+        wire_impl_read_done(&l->above, up, n);
+        return 0;
+    }
+    p->g.got += n;
+    if (p->g.got == p->g.need)
+        cl_deliver(p, p->g.buf, (size_t)p->g.need);
+    cl_trim_later(p);
     return 0;
 }
 
@@ -318,5 +471,6 @@ wire_content_length_layer_new(struct wire_protocol *upper, size_t max_len,
     }
     p->max = max_len ? max_len : WIRE_CONTENT_LENGTH_DEFAULT_MAX;
     cl_next_header(p);
+    wire__later_init(&p->trim, &p->l, cl_trim);
     return wire_layer_init(&p->l, &content_length_ops, upper);
 }

@@ -241,6 +241,15 @@ wire_lenprefix_protocol_new(const struct wire_lenprefix_opts *o,
  * WIRE_EINCOMPLETE.  Writes send only Content-Length.  Name
  * "content-length".
  *
+ * The rest of a large payload is read straight into memory (the layer is
+ * a BufferedProtocol to the transport below), never past the payload's
+ * end.  A protocol above with data_received gets each message whole, as
+ * one call.  One with only get_buffer and buffer_updated (a
+ * BufferedProtocol, which sees no message boundaries) gets each payload's
+ * bytes as they arrive, those of a large payload read straight into its
+ * buffer; if the input ends inside a payload, it has had the bytes that
+ * came before the WIRE_EINCOMPLETE.
+ *
  * `upper` is owned from now on, also on error (then destroyed).  Returns
  * the protocol to give to the transport below, or NULL with `err` (if
  * not NULL) set: WIRE_EINVAL (an absurd `max_len`) or WIRE_ENOMEM.
