@@ -177,6 +177,8 @@ cork_take(struct wire_transport *t, const struct iovec *iov, int iovcnt,
     if (a->owner != t || a->len + total > WIRE_CORK_AREA)
         return false;
     for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len == 0)
+            continue; /* its base may be NULL */
         memcpy(a->buf + a->len, iov[i].iov_base, iov[i].iov_len);
         a->len += iov[i].iov_len;
     }

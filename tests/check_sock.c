@@ -350,7 +350,7 @@ START_TEST(test_busy_socket_backpressure_and_back)
     pp_rounds(&p, 100);
     int ev = watched_in(fd);
     ck_assert_int_ne(ev, set);
-    pp_bulk(&p, 8u << 20);
+    pp_bulk(&p, 48u << 20); /* more than every kernel buffer on the way */
     pp_rounds(&p, 100);
     ck_assert_int_eq(watched_in(fd), ev);
     /* A pause takes it out of every set; resume puts it back in the
