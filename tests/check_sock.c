@@ -50,14 +50,8 @@ teardown(void)
     loop = NULL;
 }
 
-/* Deadlines only bound failures; WIRE_TEST_TIME_SCALE stretches them
- * (valgrind). */
-static long
-deadline(long ms)
-{
-    const char *e = getenv("WIRE_TEST_TIME_SCALE");
-    return ms * (e != NULL && atol(e) > 0 ? atol(e) : 1);
-}
+/* Deadlines only bound failures (unit_scale_ms stretches them). */
+#define deadline(ms) unit_scale_ms(ms)
 
 /* A small kernel buffer `opt` (SO_SNDBUF, SO_RCVBUF) on `fd`, so a
  * megabyte backs up whatever the machine's defaults.  A receive buffer

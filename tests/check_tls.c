@@ -30,19 +30,7 @@ static struct wire_loop *loop;
 static struct tls_certs certs;
 static const volatile bool never = false;
 
-/* Deadlines only bound failures; WIRE_TEST_TIME_SCALE stretches them. */
-static long
-scale_ms(long ms)
-{
-    static long scale;
-    if (scale == 0) {
-        const char *e = getenv("WIRE_TEST_TIME_SCALE");
-        scale = e != NULL && atol(e) > 0 ? atol(e) : 1;
-    }
-    return ms * scale;
-}
-
-#define DEADLINE scale_ms(10000)
+#define DEADLINE unit_scale_ms(10000)
 
 static long
 now_ms(void)
@@ -673,7 +661,7 @@ check_handshake_timeout(bool server)
 {
     struct wire_tls_config *cfg = server
         ? server_cfg(certs.server_cert, certs.server_key) : client_cfg();
-    long timeout = scale_ms(50);
+    long timeout = unit_scale_ms(50);
     wire_tls_config_set_timeouts(cfg, (uint64_t)timeout, 0);
     struct rec_log up = {0}, silent = {0};
     struct wire_error err = {0};
@@ -728,7 +716,7 @@ closing(void *t)
 START_TEST(test_shutdown_timeout)
 {
     struct wire_tls_config *cc = client_cfg();
-    long timeout = scale_ms(100);
+    long timeout = unit_scale_ms(100);
     wire_tls_config_set_timeouts(cc, 0, (uint64_t)timeout);
     struct wire_tls_config *sc = server_cfg(certs.server_cert, certs.server_key);
     struct conn k = {0};

@@ -286,14 +286,9 @@ static struct shared sh;
 static struct cctx ctx;
 static struct wire_workers *running;
 
-/* Deadlines only bound failures; WIRE_TEST_TIME_SCALE stretches them
- * (valgrind runs the threads one at a time). */
-static long
-deadline_ms(void)
-{
-    const char *e = getenv("WIRE_TEST_TIME_SCALE");
-    return 10000L * (e != NULL && atol(e) > 0 ? atol(e) : 1);
-}
+/* Deadlines only bound failures (valgrind runs the threads one at a
+ * time: unit_scale_ms stretches them). */
+#define deadline_ms() unit_scale_ms(10000)
 
 static void
 w_setup(void)

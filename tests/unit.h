@@ -161,6 +161,10 @@ const char *unit_output(const struct wire_transport *t);
 bool unit_run_until(struct wire_loop *loop, bool (*pred)(void *arg),
                     void *arg, long timeout_ms);
 
+/* `ms` stretched by WIRE_TEST_TIME_SCALE (valgrind sets it): deadlines
+ * only bound failures, so a slow run must not fail them. */
+long unit_scale_ms(long ms);
+
 /* Reset the live counters at the start of each test (checked fixture). */
 void unit_setup(void);
 /* A TCase of `s` with unit_setup as its checked fixture. */

@@ -312,6 +312,17 @@ unit_temp_file(size_t size, unsigned seed, unsigned char **content)
     return fd;
 }
 
+long
+unit_scale_ms(long ms)
+{
+    static long scale;
+    if (scale == 0) {
+        const char *e = getenv("WIRE_TEST_TIME_SCALE");
+        scale = e != NULL && atol(e) > 0 ? atol(e) : 1;
+    }
+    return ms * scale;
+}
+
 void
 unit_setup(void)
 {
